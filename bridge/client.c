@@ -1,0 +1,158 @@
+#include "client.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+static void link_client(struct bridge *b, struct client *c) {
+    c->next = b->clients;
+    if (b->clients)
+        b->clients->prev = c;
+    b->clients = c;
+    b->nclients++;
+}
+
+/* Leaves the hub; the upstream follows at the next sweep, after the linger period. */
+static void leave_topics(struct client *c) {
+    unsigned long long now = bridge_now_ms(c->b);
+    for (size_t i = 0; i < c->nsubs; i++)
+        hub_leave(c->b->hub, c->subs[i], now);
+    free(c->subs);
+    c->subs = NULL;
+    c->nsubs = 0;
+}
+
+static void release(struct client *c) {
+    struct bridge *b = c->b;
+    leave_topics(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        b->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    b->nclients--;
+    free(c);
+    /* A shutdown waits for the last stream to be flushed. */
+    if (b->state == BRIDGE_DRAINING && b->nclients == 0)
+        event_base_loopexit(b->base, NULL);
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg) {
+    struct client *c = arg;
+    (void)evcon;
+    /* On EOF or timeout evhttp detaches a streaming request from its connection and leaves it
+     * to us; ending the reply frees it. An attached request is freed with the connection. */
+    if (evhttp_request_get_connection(c->req) == NULL)
+        evhttp_send_reply_end(c->req);
+    release(c);
+}
+
+static void on_complete(struct evhttp_request *req, void *arg) {
+    struct client *c = arg;
+    (void)req;
+    /* The connection closes right after this (Connection: close); it must not call us. */
+    evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+    release(c);
+}
+
+size_t client_pending(const struct client *c) {
+    return evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(c->evcon)));
+}
+
+struct client *client_open(struct bridge *b, struct evhttp_request *req, const struct route *r) {
+    struct client *c = xcalloc(1, sizeof(*c));
+    c->b = b;
+    c->req = req;
+    c->evcon = evhttp_request_get_connection(req);
+    c->route = r;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_add_header(h, "X-Accel-Buffering", "no"); /* nginx and friends: do not buffer */
+    /* A finished stream is not followed by another request on the same connection
+     * (EventSource always opens a new one), and closing lets a shutdown see it flushed. */
+    evhttp_add_header(h, "Connection", "close");
+    evhttp_send_reply_start(req, 200, "OK");
+
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+    /* evhttp arms a 50 s read timeout on every connection; a stream reads nothing after its
+     * request, so only the write side is timed: a peer that accepts no byte for that long is
+     * gone or stuck. */
+    struct timeval wtv = {b->cfg->client_write_timeout_ms / 1000,
+                          (b->cfg->client_write_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(bev, NULL, b->cfg->client_write_timeout_ms ? &wtv : NULL);
+    int one = 1;
+    setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    evhttp_connection_set_closecb(c->evcon, on_close, c);
+    link_client(b, c);
+    b->metrics.clients_total++;
+    if (b->retry_frame)
+        client_send(c, b->retry_frame);
+    return c;
+}
+
+void client_subscribe(struct client *c, enum topic_kind kind, const char *name) {
+    for (size_t i = 0; i < c->nsubs; i++) {
+        if (c->subs[i]->topic->kind == kind && strcmp(c->subs[i]->topic->name, name) == 0)
+            return;
+    }
+    c->subs = xrealloc(c->subs, (c->nsubs + 1) * sizeof(*c->subs));
+    struct hub_sub *s = hub_join(c->b->hub, kind, name, c->route, c);
+    c->subs[c->nsubs++] = s;
+    bridge_sync_topic(c->b, s->topic);
+}
+
+static void unref_frame(const void *data, size_t len, void *extra) {
+    (void)data, (void)len;
+    msg_unref(extra);
+}
+
+int client_send(struct client *c, struct msg *m) {
+    if (c->state != CLIENT_STREAMING)
+        return 0;
+    if (client_pending(c) + m->len > c->b->cfg->client_buffer) {
+        c->b->metrics.clients_slow_cut++;
+        log_warn("client: cut off a slow client (%zu bytes unsent, limit %zu)", client_pending(c),
+                 c->b->cfg->client_buffer);
+        client_cut(c);
+        return -1;
+    }
+    /* The frame is referenced, not copied: every client's output points at the same bytes,
+     * and the last one written drops the last reference. evhttp adds the chunk framing. */
+    evbuffer_add_reference(c->b->scratch, m->data, m->len, unref_frame, msg_ref(m));
+    evhttp_send_reply_chunk(c->req, c->b->scratch);
+    c->b->metrics.events_out++;
+    c->b->metrics.bytes_out += m->len;
+    return 0;
+}
+
+void client_finish(struct client *c) {
+    if (c->state != CLIENT_STREAMING)
+        return;
+    c->state = CLIENT_FINISHING;
+    leave_topics(c);
+    evhttp_request_set_on_complete_cb(c->req, on_complete, c);
+    evhttp_send_reply_end(c->req);
+}
+
+void client_cut(struct client *c) {
+    struct evhttp_connection *evcon = c->evcon;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    release(c);
+    evhttp_connection_free(evcon); /* frees the request too: it is still attached */
+}
+
+void client_forget(struct client *c) {
+    release(c);
+}

@@ -1,0 +1,327 @@
+#include "http.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+
+#include "client.h"
+#include "log.h"
+#include "route.h"
+#include "source_redis.h"
+#include "xmalloc.h"
+
+struct http {
+    struct bridge *b;
+    struct evhttp *evhttp;
+    struct evhttp_bound_socket *listener;
+    int port;
+};
+
+static void reply_text(struct http *h, struct evhttp_request *req, int code, const char *reason,
+                       const char *text) {
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add_printf(body, "%s\n", text);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; charset=utf-8");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
+    if (code >= 400 && code < 500)
+        h->b->metrics.requests_bad++;
+    evhttp_send_reply(req, code, reason, body);
+    evbuffer_free(body);
+}
+
+static void reply_healthz(struct http *h, struct evhttp_request *req) {
+    struct bridge *b = h->b;
+    int up = source_redis_up(b->redis);
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add_printf(body, "{\"status\":\"%s\",\"redis\":\"%s\",\"clients\":%zu}\n",
+                        up ? "ok" : "degraded", up ? "up" : "down", b->nclients);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Content-Type", "application/json");
+    evhttp_add_header(out, "Cache-Control", "no-cache");
+    evhttp_send_reply(req, up ? 200 : 503, up ? "OK" : "Service Unavailable", body);
+    evbuffer_free(body);
+}
+
+static void reply_metrics(struct http *h, struct evhttp_request *req) {
+    struct bridge *b = h->b;
+    struct metrics_gauges g = {b->nclients, hub_topic_count(b->hub), source_redis_up(b->redis)};
+    char text[4096];
+    size_t n = metrics_render(&b->metrics, &g, text, sizeof(text));
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add(body, text, n);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", body);
+    evbuffer_free(body);
+}
+
+/* An Origin equal to the scheme and Host of the request is the bridge's own page. */
+static int same_origin(struct evhttp_request *req, const char *origin) {
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    const char *rest = strstr(origin, "://");
+    return host != NULL && rest != NULL && strcmp(rest + 3, host) == 0;
+}
+
+enum cors { CORS_NONE, CORS_ALLOWED, CORS_DENIED };
+
+/* Adds the CORS response headers for an allowed cross-origin request. */
+static enum cors cors_apply(struct http *h, struct evhttp_request *req) {
+    const struct config *cfg = h->b->cfg;
+    const char *origin = evhttp_find_header(evhttp_request_get_input_headers(req), "Origin");
+    if (origin == NULL || same_origin(req, origin))
+        return CORS_NONE;
+    int any = 0, listed = 0;
+    for (size_t i = 0; i < cfg->ncors_origins; i++) {
+        any |= strcmp(cfg->cors_origins[i], "*") == 0;
+        listed |= strcmp(cfg->cors_origins[i], origin) == 0;
+    }
+    if (!any && !listed)
+        return CORS_DENIED;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    /* With credentials the spec forbids "*": the allowed origin is echoed instead. */
+    int echo = listed || cfg->cors_credentials;
+    evhttp_add_header(out, "Access-Control-Allow-Origin", echo ? origin : "*");
+    if (echo)
+        evhttp_add_header(out, "Vary", "Origin");
+    if (cfg->cors_credentials)
+        evhttp_add_header(out, "Access-Control-Allow-Credentials", "true");
+    return CORS_ALLOWED;
+}
+
+static const struct route *find_route(struct http *h, const char *path, struct route_params *params,
+                                      int *bad_param) {
+    *bad_param = 0;
+    for (size_t i = 0; i < h->b->nroutes; i++) {
+        enum route_match_result m = route_match(h->b->routes[i].cfg->path, path, params);
+        if (m == ROUTE_MATCH)
+            return &h->b->routes[i];
+        if (m == ROUTE_BAD_PARAM)
+            *bad_param = 1;
+    }
+    return NULL;
+}
+
+/* Collects the channels and patterns a stream asks for, checked against the route. Returns
+ * NULL, or the reason for a 400. The names are written to `names` (n entries). */
+struct wanted {
+    enum topic_kind kind;
+    char name[PARAM_MAX_LEN * 4];
+};
+
+static const char *collect_topics(struct http *h, const struct route *r,
+                                  const struct route_params *params, const char *query,
+                                  struct wanted **out, size_t *n) {
+    const struct route_cfg *rc = r->cfg;
+    size_t max = h->b->cfg->max_topics;
+    const char *err = NULL;
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    if (query && evhttp_parse_query_str(query, &q) != 0)
+        return "malformed query string";
+    *out = xcalloc(rc->nchannels + rc->npatterns + max, sizeof(**out));
+    *n = 0;
+    for (size_t i = 0; i < rc->nchannels + rc->npatterns; i++) {
+        int is_channel = i < rc->nchannels;
+        const char *tmpl = is_channel ? rc->channels[i] : rc->patterns[i - rc->nchannels];
+        struct wanted *w = &(*out)[(*n)++];
+        w->kind = is_channel ? TOPIC_CHANNEL : TOPIC_PATTERN;
+        if (route_expand(tmpl, params, w->name, sizeof(w->name)) < 0) {
+            err = "channel name too long";
+            goto done;
+        }
+    }
+    size_t asked = 0;
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, &q, next) {
+        if (strcmp(kv->key, "topic") != 0)
+            continue;
+        if (rc->ntopics == 0) {
+            err = "this route takes no topic parameter";
+            goto done;
+        }
+        if (++asked > max) {
+            err = "too many topics on one connection";
+            goto done;
+        }
+        size_t t = 0;
+        while (t < rc->ntopics && !route_topic_allowed(rc->topics[t], params, kv->value))
+            t++;
+        if (t == rc->ntopics) {
+            err = "topic not allowed on this route (names are [A-Za-z0-9_.:-], no '..')";
+            goto done;
+        }
+        struct wanted *w = &(*out)[(*n)++];
+        w->kind = TOPIC_CHANNEL;
+        snprintf(w->name, sizeof(w->name), "%s", kv->value);
+    }
+    if (rc->ntopics > 0 && asked == 0 && rc->nchannels + rc->npatterns == 0)
+        err = "at least one topic parameter is needed, e.g. ?topic=news";
+    else if (*n > max)
+        err = "too many topics on one connection";
+done:
+    evhttp_clear_headers(&q);
+    if (err) {
+        free(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+    struct http *h = arg;
+    struct bridge *b = h->b;
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    if (strlen(uri) > b->cfg->max_uri_size) {
+        reply_text(h, req, 414, "URI Too Long", "request URI too long");
+        return;
+    }
+    const struct evhttp_uri *parsed = evhttp_request_get_evhttp_uri(req);
+    const char *raw_path = parsed ? evhttp_uri_get_path(parsed) : NULL;
+    if (raw_path == NULL || raw_path[0] != '/') {
+        reply_text(h, req, 400, "Bad Request", "malformed request URI");
+        return;
+    }
+    size_t path_len;
+    char *path = evhttp_uridecode(raw_path, 0, &path_len);
+    if (path == NULL || strlen(path) != path_len) {
+        free(path);
+        reply_text(h, req, 400, "Bad Request", "malformed path");
+        return;
+    }
+    int is_get = method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD;
+    if (!strcmp(path, "/healthz") || !strcmp(path, "/metrics")) {
+        if (!is_get) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+            reply_text(h, req, 405, "Method Not Allowed", "use GET");
+        } else if (path[1] == 'h') {
+            reply_healthz(h, req);
+        } else {
+            reply_metrics(h, req);
+        }
+        free(path);
+        return;
+    }
+    struct route_params params;
+    int bad_param;
+    const struct route *r = find_route(h, path, &params, &bad_param);
+    free(path);
+    if (r == NULL) {
+        if (bad_param)
+            reply_text(h, req, 400, "Bad Request",
+                       "invalid path parameter (names are [A-Za-z0-9_.:-], no '..')");
+        else
+            reply_text(h, req, 404, "Not Found", "no route for this path");
+        return;
+    }
+    if (method != EVHTTP_REQ_OPTIONS && !is_get) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD, OPTIONS");
+        reply_text(h, req, 405, "Method Not Allowed", "an event stream is read with GET");
+        return;
+    }
+    enum cors cors = cors_apply(h, req);
+    if (cors == CORS_DENIED) {
+        reply_text(h, req, 403, "Forbidden", "origin not allowed");
+        return;
+    }
+    if (method == EVHTTP_REQ_OPTIONS) {
+        struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+        evhttp_add_header(out, "Allow", "GET, HEAD, OPTIONS");
+        if (cors == CORS_ALLOWED) {
+            evhttp_add_header(out, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+            evhttp_add_header(out, "Access-Control-Allow-Headers",
+                              "Last-Event-ID, Cache-Control, Accept");
+            evhttp_add_header(out, "Access-Control-Max-Age", "600");
+        }
+        evhttp_send_reply(req, 204, "No Content", NULL);
+        return;
+    }
+    struct wanted *topics;
+    size_t ntopics;
+    const char *err =
+        collect_topics(h, r, &params, evhttp_uri_get_query(parsed), &topics, &ntopics);
+    if (err) {
+        reply_text(h, req, 400, "Bad Request", err);
+        return;
+    }
+    if (b->state != BRIDGE_RUNNING || b->nclients >= b->cfg->max_clients) {
+        free(topics);
+        b->metrics.clients_rejected++;
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+        reply_text(h, req, 503, "Service Unavailable",
+                   b->state != BRIDGE_RUNNING ? "shutting down" : "too many clients");
+        return;
+    }
+    if (method == EVHTTP_REQ_HEAD) {
+        free(topics);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "text/event-stream; charset=utf-8");
+        evhttp_send_reply(req, 200, "OK", NULL);
+        return;
+    }
+    struct client *c = client_open(b, req, r);
+    for (size_t i = 0; i < ntopics; i++)
+        client_subscribe(c, topics[i].kind, topics[i].name);
+    free(topics);
+}
+
+struct http *http_new(struct bridge *b) {
+    struct http *h = xcalloc(1, sizeof(*h));
+    h->b = b;
+    h->evhttp = evhttp_new(b->base);
+    if (h->evhttp == NULL)
+        goto fail;
+    evhttp_set_max_headers_size(h->evhttp, (ev_ssize_t)b->cfg->max_header_size);
+    evhttp_set_max_body_size(h->evhttp, (ev_ssize_t)b->cfg->max_body_size);
+    /* Every method reaches on_request, which answers 405 with an Allow header itself. */
+    evhttp_set_allowed_methods(h->evhttp, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
+                                              EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(h->evhttp, on_request, h);
+    h->listener = evhttp_bind_socket_with_handle(h->evhttp, b->cfg->listen_host,
+                                                 (ev_uint16_t)b->cfg->listen_port);
+    if (h->listener == NULL) {
+        log_error("http: cannot listen on %s:%d: %s", b->cfg->listen_host, b->cfg->listen_port,
+                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        goto fail;
+    }
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(h->listener);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    log_info("http: listening on %s:%d", b->cfg->listen_host, h->port);
+    return h;
+fail:
+    http_free(h);
+    return NULL;
+}
+
+void http_stop_accepting(struct http *h) {
+    if (h->listener) {
+        evhttp_del_accept_socket(h->evhttp, h->listener);
+        h->listener = NULL;
+    }
+}
+
+void http_free(struct http *h) {
+    if (h == NULL)
+        return;
+    if (h->evhttp)
+        evhttp_free(h->evhttp);
+    free(h);
+}
+
+int http_port(const struct http *h) {
+    return h->port;
+}

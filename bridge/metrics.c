@@ -1,0 +1,40 @@
+#include "metrics.h"
+
+#include <stdio.h>
+
+size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, char *buf,
+                      size_t cap) {
+    const struct {
+        const char *name, *type, *help;
+        unsigned long long value;
+    } rows[] = {
+        {"clients", "gauge", "SSE streams open now", g->clients},
+        {"topics", "gauge", "upstream channels and patterns known now", g->topics},
+        {"redis_up", "gauge", "1 when the Redis connection is up", (unsigned long long)g->redis_up},
+        {"clients_total", "counter", "SSE streams accepted", m->clients_total},
+        {"clients_rejected_total", "counter", "SSE streams refused (limits, shutdown)",
+         m->clients_rejected},
+        {"clients_slow_cut_total", "counter", "clients cut off for a full output buffer",
+         m->clients_slow_cut},
+        {"messages_in_total", "counter", "upstream messages received", m->messages_in},
+        {"messages_non_json_total", "counter", "messages a JSON rule could not parse",
+         m->messages_non_json},
+        {"messages_dropped_total", "counter", "upstream messages dropped (too large)",
+         m->messages_dropped},
+        {"events_out_total", "counter", "events queued to clients", m->events_out},
+        {"bytes_out_total", "counter", "bytes of events queued to clients", m->bytes_out},
+        {"redis_reconnects_total", "counter", "Redis reconnections", m->redis_reconnects},
+        {"requests_bad_total", "counter", "requests answered with 4xx", m->requests_bad},
+    };
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && len < cap; i++) {
+        int n = snprintf(buf + len, cap - len,
+                         "# HELP sse_bridge_%s %s\n# TYPE sse_bridge_%s %s\nsse_bridge_%s %llu\n",
+                         rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name,
+                         rows[i].value);
+        if (n < 0 || (size_t)n >= cap - len)
+            return len;
+        len += (size_t)n;
+    }
+    return len;
+}

@@ -1,0 +1,181 @@
+#include "route.h"
+
+#include <string.h>
+
+static bool name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':';
+}
+
+bool route_name_valid(const char *s, size_t n) {
+    if (n == 0 || n > PARAM_MAX_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!name_char(s[i]))
+            return false;
+        if (s[i] == '.' && i + 1 < n && s[i + 1] == '.')
+            return false;
+    }
+    return true;
+}
+
+static bool ident_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Reads "{name}" at s; returns the length of the whole placeholder, or 0 if malformed. */
+static size_t placeholder(const char *s, const char **name, size_t *name_len) {
+    if (*s != '{')
+        return 0;
+    size_t i = 1;
+    while (ident_char(s[i]))
+        i++;
+    if (s[i] != '}' || i == 1 || i - 1 > 31)
+        return 0;
+    *name = s + 1;
+    *name_len = i - 1;
+    return i + 1;
+}
+
+const char *route_template_check(const char *tmpl) {
+    size_t params = 0;
+    for (const char *s = tmpl; *s;) {
+        if (*s == '}')
+            return "'}' without '{'";
+        if (*s != '{') {
+            s++;
+            continue;
+        }
+        const char *name;
+        size_t name_len, n = placeholder(s, &name, &name_len);
+        if (n == 0)
+            return "a placeholder must be {name} with letters, digits or '_' (31 at most)";
+        if (s[n] == '{')
+            return "two placeholders need a separator between them";
+        if (++params > ROUTE_MAX_PARAMS)
+            return "too many placeholders";
+        s += n;
+    }
+    return NULL;
+}
+
+static const char *param_get(const struct route_params *params, const char *name, size_t n) {
+    for (size_t i = 0; params && i < params->n; i++) {
+        if (strlen(params->p[i].name) == n && memcmp(params->p[i].name, name, n) == 0)
+            return params->p[i].value;
+    }
+    return NULL;
+}
+
+/* Whether path_tmpl has a placeholder called name. */
+static bool template_has(const char *tmpl, const char *name, size_t name_len) {
+    for (const char *s = strchr(tmpl, '{'); s; s = strchr(s + 1, '{')) {
+        const char *n;
+        size_t nl;
+        if (placeholder(s, &n, &nl) && nl == name_len && memcmp(n, name, nl) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool route_template_params_in(const char *tmpl, const char *path_tmpl) {
+    for (const char *s = strchr(tmpl, '{'); s; s = strchr(s + 1, '{')) {
+        const char *n;
+        size_t nl;
+        if (placeholder(s, &n, &nl) && !template_has(path_tmpl, n, nl))
+            return false;
+    }
+    return true;
+}
+
+bool route_template_has_params(const char *tmpl) {
+    return strchr(tmpl, '{') != NULL;
+}
+
+enum route_match_result route_match(const char *tmpl, const char *path, struct route_params *out) {
+    bool bad = false;
+    out->n = 0;
+    while (*tmpl && *path) {
+        if (*tmpl != '/' || *path != '/')
+            return ROUTE_NO_MATCH;
+        tmpl++, path++;
+        size_t tl = strcspn(tmpl, "/"), pl = strcspn(path, "/");
+        const char *name;
+        size_t name_len;
+        if (placeholder(tmpl, &name, &name_len) == tl) {
+            if (pl == 0)
+                return ROUTE_NO_MATCH;
+            if (!route_name_valid(path, pl) || out->n == ROUTE_MAX_PARAMS) {
+                bad = true;
+            } else {
+                memcpy(out->p[out->n].name, name, name_len);
+                out->p[out->n].name[name_len] = '\0';
+                memcpy(out->p[out->n].value, path, pl);
+                out->p[out->n].value[pl] = '\0';
+                out->n++;
+            }
+        } else if (tl != pl || memcmp(tmpl, path, tl) != 0) {
+            return ROUTE_NO_MATCH;
+        }
+        tmpl += tl, path += pl;
+    }
+    if (*tmpl || *path)
+        return ROUTE_NO_MATCH;
+    return bad ? ROUTE_BAD_PARAM : ROUTE_MATCH;
+}
+
+int route_expand(const char *tmpl, const struct route_params *params, char *out, size_t cap) {
+    size_t len = 0;
+    for (const char *s = tmpl; *s;) {
+        const char *name, *piece = s;
+        size_t name_len, piece_len = 1, n = placeholder(s, &name, &name_len);
+        if (n > 0) {
+            piece = param_get(params, name, name_len);
+            if (piece == NULL)
+                return -1;
+            piece_len = strlen(piece);
+            s += n;
+        } else {
+            s++;
+        }
+        if (len + piece_len >= cap)
+            return -1;
+        memcpy(out + len, piece, piece_len);
+        len += piece_len;
+    }
+    out[len] = '\0';
+    return (int)len;
+}
+
+/* Backtracking match of topic against tmpl, where a free placeholder takes 1..n name bytes.
+ * Templates hold at most ROUTE_MAX_PARAMS placeholders and topics PARAM_MAX_LEN bytes, so the
+ * search stays small. */
+static bool topic_match(const char *tmpl, const struct route_params *params, const char *topic) {
+    while (*tmpl) {
+        const char *name;
+        size_t name_len, n = placeholder(tmpl, &name, &name_len);
+        if (n == 0) {
+            if (*tmpl++ != *topic++)
+                return false;
+            continue;
+        }
+        const char *bound = param_get(params, name, name_len);
+        if (bound != NULL) {
+            size_t bl = strlen(bound);
+            if (strncmp(topic, bound, bl) != 0)
+                return false;
+            tmpl += n, topic += bl;
+            continue;
+        }
+        for (size_t take = strlen(topic); take > 0; take--) {
+            if (topic_match(tmpl + n, params, topic + take))
+                return true;
+        }
+        return false;
+    }
+    return *topic == '\0';
+}
+
+bool route_topic_allowed(const char *tmpl, const struct route_params *params, const char *topic) {
+    return route_name_valid(topic, strlen(topic)) && topic_match(tmpl, params, topic);
+}

@@ -1,0 +1,165 @@
+#include "translate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+static int starts_with(const char *s, const char *prefix) {
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int field_rule_parse(const char *field, const char *spec, struct field_rule *out,
+                     const char **err) {
+    int is_data = strcmp(field, "data") == 0;
+    memset(out, 0, sizeof(*out));
+    if (strcmp(spec, "none") == 0 && !is_data) {
+        out->src = FIELD_NONE;
+    } else if (strcmp(spec, "payload") == 0 && is_data) {
+        out->src = FIELD_PAYLOAD;
+    } else if (starts_with(spec, "fixed:") && !is_data) {
+        if (spec[6] == '\0' || strpbrk(spec + 6, "\r\n") != NULL) {
+            *err = "fixed: needs a value on one line";
+            return -1;
+        }
+        out->src = FIELD_FIXED;
+        out->arg = xstrdup(spec + 6);
+    } else if (starts_with(spec, "json:")) {
+        const char *key = spec + 5;
+        if (*key == '\0' || key[0] == '.' || key[strlen(key) - 1] == '.' ||
+            strstr(key, "..") != NULL) {
+            *err = "json: needs a key, or a dotted path such as json:meta.type";
+            return -1;
+        }
+        out->src = FIELD_JSON;
+        out->arg = xstrdup(key);
+    } else if (strcmp(spec, "channel") == 0) {
+        out->src = FIELD_CHANNEL;
+    } else if (starts_with(spec, "channel:")) {
+        char *end;
+        long n = strtol(spec + 8, &end, 10);
+        if (*end != '\0' || n < 1 || n > 64) {
+            *err = "channel:N needs a segment number from 1 to 64";
+            return -1;
+        }
+        out->src = FIELD_CHANNEL;
+        out->segment = (int)n;
+    } else {
+        *err = is_data ? "expected payload or json:KEY"
+                       : "expected none, fixed:NAME, json:KEY, channel or channel:N";
+        return -1;
+    }
+    return 0;
+}
+
+void field_rule_clear(struct field_rule *r) {
+    free(r->arg);
+    memset(r, 0, sizeof(*r));
+}
+
+bool translate_needs_json(const struct translate_rules *r) {
+    return r->event.src == FIELD_JSON || r->id.src == FIELD_JSON || r->data.src == FIELD_JSON;
+}
+
+static json_t *json_lookup(json_t *obj, const char *path) {
+    char key[256];
+    while (obj != NULL && json_is_object(obj)) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        if (n >= sizeof(key))
+            return NULL;
+        memcpy(key, path, n);
+        key[n] = '\0';
+        obj = json_object_get(obj, key);
+        if (dot == NULL)
+            return obj;
+        path = dot + 1;
+    }
+    return NULL;
+}
+
+static int is_separator(char c) {
+    return c == '.' || c == ':' || c == '/';
+}
+
+/* The 1-based nth segment of the channel name, or 0 when it has fewer. */
+static int channel_segment(const char *s, size_t n, int nth, const char **seg, size_t *seg_len) {
+    size_t start = 0;
+    int index = 1;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && !is_separator(s[i]))
+            continue;
+        if (index == nth) {
+            *seg = s + start;
+            *seg_len = i - start;
+            return 1;
+        }
+        index++;
+        start = i + 1;
+    }
+    return 0;
+}
+
+/* Applies one rule; returns 1 when it produced a value. JSON strings are taken as they are,
+ * other JSON values in their compact serialized form (an object as data stays JSON). */
+static int apply(const struct field_rule *r, const struct translate_in *in, const char **out,
+                 size_t *out_len, char **owned) {
+    switch (r->src) {
+    case FIELD_NONE:
+        return 0;
+    case FIELD_PAYLOAD:
+        *out = in->payload;
+        *out_len = in->payload_len;
+        return 1;
+    case FIELD_FIXED:
+        *out = r->arg;
+        *out_len = strlen(r->arg);
+        return 1;
+    case FIELD_CHANNEL:
+        if (r->segment == 0) {
+            *out = in->channel;
+            *out_len = in->channel_len;
+            return 1;
+        }
+        return channel_segment(in->channel, in->channel_len, r->segment, out, out_len);
+    case FIELD_JSON: {
+        json_t *v = json_lookup(in->json, r->arg);
+        if (v == NULL || json_is_null(v))
+            return 0;
+        if (json_is_string(v)) {
+            *out = json_string_value(v);
+            *out_len = json_string_length(v);
+            return 1;
+        }
+        *owned = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (*owned == NULL)
+            return 0;
+        *out = *owned;
+        *out_len = strlen(*owned);
+        return 1;
+    }
+    }
+    return 0;
+}
+
+void translate(const struct translate_rules *r, const struct translate_in *in,
+               struct translate_out *out) {
+    memset(out, 0, sizeof(*out));
+    struct sse_fields *f = &out->f;
+    if (!apply(&r->event, in, &f->event, &f->event_len, &out->owned[0]))
+        f->event = NULL;
+    if (!apply(&r->id, in, &f->id, &f->id_len, &out->owned[1]))
+        f->id = NULL;
+    /* A data rule that finds nothing (not JSON, no such key) falls back to the payload, so a
+     * message is never turned into an empty event. */
+    if (!apply(&r->data, in, &f->data, &f->data_len, &out->owned[2])) {
+        f->data = in->payload;
+        f->data_len = in->payload_len;
+    }
+}
+
+void translate_out_clear(struct translate_out *out) {
+    for (size_t i = 0; i < 3; i++)
+        free(out->owned[i]);
+    memset(out, 0, sizeof(*out));
+}

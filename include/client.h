@@ -1,0 +1,49 @@
+/* One SSE stream: an evhttp request answered with a chunked text/event-stream response that
+ * never ends on its own. Frames are queued by reference (no copy) into the connection's
+ * output buffer; a client whose unsent bytes would pass client_buffer is cut off (it
+ * reconnects and, with a journal, replays), so memory per client stays bounded.
+ *
+ * Lifetime: client_open links the client into the bridge. It ends in exactly one of three
+ * ways, each leaving the hub at once:
+ *   - the peer goes away (evhttp's close callback): freed then;
+ *   - client_cut (slow client): the connection is dropped, freed now;
+ *   - client_finish (close event, shutdown): the response is ended and the client is freed
+ *     once the last bytes are written (or the peer leaves first).
+ * After client_send returns -1 or client_finish is called, the pointer must not be used. */
+#ifndef CLIENT_H
+#define CLIENT_H
+
+#include <stddef.h>
+
+#include <event2/http.h>
+
+#include "bridge.h"
+#include "hub.h"
+
+enum client_state { CLIENT_STREAMING, CLIENT_FINISHING };
+
+struct client {
+    struct bridge *b;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    const struct route *route;
+    struct hub_sub **subs;
+    size_t nsubs;
+    enum client_state state;
+    struct client *prev, *next; /* the bridge's list */
+};
+
+/* Sends the response head (the caller has added CORS headers) and the retry frame. */
+struct client *client_open(struct bridge *b, struct evhttp_request *req, const struct route *r);
+/* Joins one topic; a topic the client already has is not joined twice. */
+void client_subscribe(struct client *c, enum topic_kind kind, const char *name);
+/* Queues a frame. Returns 0, or -1 when the client was cut off (and freed) instead. */
+int client_send(struct client *c, struct msg *m);
+void client_finish(struct client *c);
+void client_cut(struct client *c);
+/* Bytes queued but not yet written to the socket. */
+size_t client_pending(const struct client *c);
+/* Frees a client whose connection evhttp has already freed (at exit). */
+void client_forget(struct client *c);
+
+#endif

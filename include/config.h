@@ -1,0 +1,80 @@
+/* Configuration: defaults (defaults.h), then the INI file, then environment variables, then
+ * command-line flags, each overriding the one before. config_load parses the file with inih
+ * and validates everything; each error names file:line and what is wrong. Pure: reads the
+ * file it is given and the environment block it is passed, nothing else. */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "translate.h"
+
+struct route_cfg {
+    char *name;
+    char *path;      /* path template, e.g. /events/orders/{customer} */
+    char **channels; /* channel templates (SUBSCRIBE) */
+    size_t nchannels;
+    char **patterns; /* pattern templates (PSUBSCRIBE) */
+    size_t npatterns;
+    char **topics; /* templates of the ?topic= values a client may ask for */
+    size_t ntopics;
+    bool pinned; /* `static = true`: subscribed at start, never dropped */
+    struct translate_rules rules;
+    char *file; /* where the route was defined, for messages */
+    int line;
+};
+
+struct config {
+    char *listen_host;
+    int listen_port;
+    char *redis_url;
+    unsigned retry_ms;
+    unsigned heartbeat_ms;
+    char *close_event; /* "" disables */
+    size_t max_clients;
+    size_t max_topics;
+    size_t client_buffer;
+    unsigned client_write_timeout_ms;
+    size_t max_header_size;
+    size_t max_uri_size;
+    size_t max_body_size;
+    size_t max_message_size;
+    unsigned shutdown_flush_ms;
+    unsigned linger_ms;
+    unsigned backoff_min_ms;
+    unsigned backoff_max_ms;
+    char **cors_origins; /* "*" allows any origin */
+    size_t ncors_origins;
+    bool cors_credentials;
+    char *log_level;
+    struct route_cfg *routes;
+    size_t nroutes;
+    bool default_routes; /* no [route] in the config: the two built-in routes */
+};
+
+/* Defaults, with the built-in routes (GET /events/{channel}, GET /events?topic=...). */
+struct config *config_new(void);
+void config_free(struct config *cfg);
+
+/* Reads an INI file into cfg. Returns the number of errors; each was printed to `errors` as
+ * "file:line: message". On errors cfg is still safe to free. */
+int config_load_file(struct config *cfg, const char *path, void (*errors)(const char *line));
+
+/* Applies one setting by its config key (the [bridge] section's names), as the environment
+ * and flags do. Returns NULL, or a static explanation of what is wrong with the value. */
+const char *config_set(struct config *cfg, const char *key, const char *value);
+
+/* Environment overrides: LISTEN, REDIS_URL, LOG_LEVEL. `getenv_fn` is getenv in the daemon. */
+int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *),
+                     void (*errors)(const char *line));
+
+/* Cross-checks after everything is applied. Returns the number of errors printed. */
+int config_validate(struct config *cfg, void (*errors)(const char *line));
+
+/* "1500ms", "15s", "2m", "1h" or "0"; returns -1 when malformed. */
+long long config_parse_duration_ms(const char *s);
+/* "4096", "64KiB", "1MiB" (also k/K/KB, M/MB, G); returns -1 when malformed. */
+long long config_parse_size(const char *s);
+
+#endif

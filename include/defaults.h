@@ -1,0 +1,38 @@
+/* Every default and limit of sse-bridge, in one place. The README's config reference lists
+ * the same names; change both together. Sizes are bytes, times milliseconds unless named. */
+#ifndef DEFAULTS_H
+#define DEFAULTS_H
+
+/* Where to listen and where Redis is, when neither config, environment nor flags say. */
+#define DEFAULT_LISTEN "0.0.0.0:8080"
+#define DEFAULT_REDIS_URL "redis://127.0.0.1:6379"
+
+/* SSE stream behaviour. */
+#define DEFAULT_RETRY_MS 3000       /* `retry:` sent first; 0 sends none */
+#define DEFAULT_HEARTBEAT_MS 15000  /* comment line interval; proxies cut idle streams at ~60 s */
+#define DEFAULT_CLOSE_EVENT "close" /* event name that ends a stream; "" disables */
+
+/* Bounds. */
+#define DEFAULT_MAX_CLIENTS 10000             /* concurrent SSE streams; 503 past it */
+#define DEFAULT_MAX_TOPICS 32                 /* channels one connection may ask for */
+#define DEFAULT_CLIENT_BUFFER (1024 * 1024)   /* unsent bytes per client before it is cut */
+#define DEFAULT_MAX_HEADER_SIZE (8 * 1024)    /* request line + headers; evhttp answers 4xx */
+#define DEFAULT_MAX_URI_SIZE 2048             /* 414 past it */
+#define DEFAULT_MAX_BODY_SIZE 0               /* SSE requests carry no body; 413 past it */
+#define DEFAULT_MAX_MESSAGE_SIZE (512 * 1024) /* upstream payloads past it are dropped, counted */
+#define DEFAULT_SHUTDOWN_FLUSH_MS 2000        /* how long SIGTERM waits for clients to drain */
+#define DEFAULT_CLIENT_WRITE_TIMEOUT_MS 30000 /* a client that accepts no byte this long is cut */
+#define DEFAULT_ROUTE_LIMIT 64                /* routes in one config */
+
+/* Upstream subscriptions. */
+#define DEFAULT_LINGER_MS 2000 /* keep an unused channel subscribed this long (reconnect churn) */
+#define DEFAULT_BACKOFF_MIN_MS 100   /* first reconnect delay after Redis goes away */
+#define DEFAULT_BACKOFF_MAX_MS 10000 /* cap of the exponential reconnect delay */
+#define DEFAULT_REDIS_CONNECT_TIMEOUT_MS 5000
+
+/* Path parameters and topics a client may name: length and the charset that keeps them from
+ * widening a subscription (no glob or MQTT wildcard characters, no "..", no separators). */
+#define PARAM_MAX_LEN 128
+#define CONFIG_MAX_LINE 1024 /* longest config line */
+
+#endif

@@ -1,0 +1,76 @@
+/* The hub: which clients want which upstream topic. A topic is a Redis channel or pattern
+ * (later: an MQTT filter), keyed by kind and name; its subscribers are grouped in feeds, one
+ * per translation (route), so a message is translated and encoded once per feed and the
+ * frame shared by every client of that feed.
+ *
+ * Pure bookkeeping: no I/O, no clock (times are passed in). The upstream source reads a
+ * topic's `state` and `hub_topic_wanted` to decide when to (un)subscribe, and frees topics
+ * with hub_remove once nothing wants them and the upstream has let go.
+ *
+ * Ownership: the hub owns topics, feeds and subs. A sub stays valid until hub_leave. Feeds
+ * are only freed by hub_remove or hub_prune, never by hub_leave, so a delivery loop that
+ * saves `next` before each call may see subs removed under it (a client cut off mid-loop)
+ * without touching freed memory. */
+#ifndef HUB_H
+#define HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum topic_kind { TOPIC_CHANNEL, TOPIC_PATTERN };
+
+enum upstream_state {
+    UPSTREAM_NONE,          /* not subscribed upstream */
+    UPSTREAM_SUBSCRIBING,   /* SUBSCRIBE sent, reply pending */
+    UPSTREAM_SUBSCRIBED,    /* messages flow */
+    UPSTREAM_UNSUBSCRIBING, /* UNSUBSCRIBE sent, reply pending */
+};
+
+struct hub_sub {
+    struct hub_sub *prev, *next;
+    struct feed *feed;
+    struct topic *topic;
+    void *client;
+};
+
+struct feed {
+    const void *key; /* the route whose translation this feed uses */
+    struct hub_sub *subs;
+    struct feed *next;
+};
+
+struct topic {
+    char *name;
+    size_t name_len;
+    enum topic_kind kind;
+    enum upstream_state state;
+    size_t nsubs;
+    bool pinned;                      /* static route: wanted with no clients */
+    unsigned long long idle_since_ms; /* when nsubs last fell to 0 */
+    struct feed *feeds;
+    struct topic *hash_next;
+};
+
+struct hub *hub_new(unsigned linger_ms);
+void hub_free(struct hub *hub);
+
+struct topic *hub_find(struct hub *hub, enum topic_kind kind, const char *name, size_t len);
+/* Adds client to the topic (created when new) in the feed for `feed_key`. */
+struct hub_sub *hub_join(struct hub *hub, enum topic_kind kind, const char *name,
+                         const void *feed_key, void *client);
+void hub_leave(struct hub *hub, struct hub_sub *sub, unsigned long long now_ms);
+/* A topic that stays wanted without clients (static routes). */
+struct topic *hub_pin(struct hub *hub, enum topic_kind kind, const char *name);
+
+/* Subscribers, pinned, or left less than the linger period ago. */
+bool hub_topic_wanted(const struct hub *hub, const struct topic *t, unsigned long long now_ms);
+/* Frees a topic nothing wants any more; the upstream must have let go (UPSTREAM_NONE). */
+void hub_remove(struct hub *hub, struct topic *t);
+/* Frees the topic's feeds that have no subscriber left. */
+void hub_prune(struct topic *t);
+
+/* Calls fn for every topic; fn may hub_remove the topic it is given. */
+void hub_foreach(struct hub *hub, void (*fn)(void *arg, struct topic *t), void *arg);
+size_t hub_topic_count(const struct hub *hub);
+
+#endif

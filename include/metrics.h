@@ -1,0 +1,32 @@
+/* Counters for /metrics (Prometheus text format) and the logs. Plain numbers in the bridge
+ * context, bumped where things happen; rendering is pure. */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stddef.h>
+
+struct metrics {
+    unsigned long long clients_total;     /* SSE streams accepted since start */
+    unsigned long long clients_rejected;  /* refused: max_clients reached, shutting down */
+    unsigned long long clients_slow_cut;  /* cut off for passing client_buffer */
+    unsigned long long messages_in;       /* upstream messages received */
+    unsigned long long messages_non_json; /* needed JSON, got something else: sent as is */
+    unsigned long long messages_dropped;  /* over max_message_size, or malformed upstream */
+    unsigned long long events_out;        /* frames queued to clients */
+    unsigned long long bytes_out;         /* bytes of those frames */
+    unsigned long long redis_reconnects;  /* successful connections after the first */
+    unsigned long long requests_bad;      /* answered 4xx */
+};
+
+struct metrics_gauges {
+    size_t clients;
+    size_t topics;
+    int redis_up;
+};
+
+/* Writes the exposition text into buf (cap bytes); returns the length written (truncated to
+ * fit, never past cap - 1). */
+size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, char *buf,
+                      size_t cap);
+
+#endif

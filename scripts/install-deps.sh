@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything sse-bridge needs to build, test and run its demo, from Debian 12 packages
+# and the npm lockfile. Used by the README, .ci/run and the Dockerfile alike, so that the three
+# never drift apart. Idempotent: when every package is present it only runs `npm ci` if needed.
+#
+#   scripts/install-deps.sh            build + test + demo dependencies
+#   scripts/install-deps.sh --runtime  only the shared libraries the daemon links (for images)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runtime=(libevent-2.1-7 libevent-pthreads-2.1-7 libhiredis0.14 libjansson4 libinih1 libmosquitto1
+         ca-certificates)
+build=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libinih-dev
+       libmosquitto-dev)
+test=(redis-server redis-tools mosquitto mosquitto-clients curl clang-format cppcheck)
+
+mode=${1:-all}
+case "$mode" in
+--runtime) pkgs=("${runtime[@]}") ;;
+--build) pkgs=("${runtime[@]}" "${build[@]}") ;;
+all | --all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
+*) echo "usage: $0 [--runtime|--build|--all]" >&2; exit 2 ;;
+esac
+# Node.js (with npm) runs the integration tests' harness and the npm `eventsource` client.
+if [ "$mode" != --runtime ] && [ "$mode" != --build ] && ! command -v npm >/dev/null 2>&1; then
+    pkgs+=(nodejs)
+    apt-cache show npm >/dev/null 2>&1 && ! apt-cache show nodejs 2>/dev/null | grep -q nodesource &&
+        pkgs+=(npm)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "install-deps: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Debian starts the packaged servers; the tests and the demo start their own on free ports.
+if [ "$mode" = all ] || [ "$mode" = --all ]; then
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        npm ci --no-audit --no-fund
+    fi
+fi

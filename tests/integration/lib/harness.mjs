@@ -1,0 +1,242 @@
+// Integration-test harness: real redis-server and sse-bridge processes on free loopback ports,
+// each in a temporary directory, stopped when the test ends (and killed by PID if the test
+// process itself dies). Waits are bounded polls of a condition, never fixed sleeps.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import Redis from 'ioredis';
+
+export const BRIDGE = process.env.SSE_BRIDGE_BIN || 'build/sse-bridge';
+export const SSECAT = process.env.SSECAT_BIN || 'build/ssecat';
+
+const children = new Set();
+process.on('exit', () => {
+  for (const child of children) {
+    try { child.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+export function tempDir(prefix = 'sse-bridge-test-') {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+// A port the kernel just handed out and released; the window before reuse is tiny.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor(condition, { timeout = 10000, interval = 20, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await condition();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}` +
+        (last instanceof Error ? `: ${last.message}` : ''));
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+function track(child) {
+  children.add(child);
+  child.exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  return child;
+}
+
+async function stopChild(child, signal = 'SIGTERM', timeout = 10000) {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exited;
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeout);
+  const result = await child.exited;
+  clearTimeout(timer);
+  return result;
+}
+
+// A real redis-server on a free loopback port. `t` is the node:test context: the server is
+// stopped when the test ends, pass or fail.
+export async function startRedis(t, { appendonly = false } = {}) {
+  const dir = tempDir('sse-bridge-redis-');
+  const port = await freePort();
+  const redis = { port, dir, url: `redis://127.0.0.1:${port}`, child: null };
+  redis.start = async () => {
+    redis.child = track(spawn('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+      '--appendonly', appendonly ? 'yes' : 'no', '--daemonize', 'no', '--protected-mode', 'yes',
+    ], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0,
+      retryStrategy: () => null, enableOfflineQueue: false });
+    probe.on('error', () => {});
+    await waitFor(async () => {
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } catch {
+        probe.disconnect();
+        return false;
+      }
+    }, { what: `redis-server on port ${port}` });
+    probe.disconnect();
+  };
+  redis.stop = async (signal = 'SIGTERM') => {
+    if (redis.child) await stopChild(redis.child, signal);
+  };
+  // A publishing client that survives server restarts (it reconnects by itself).
+  redis.client = () => {
+    const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 20,
+      retryStrategy: (n) => Math.min(n * 50, 500) });
+    c.on('error', () => {});
+    t.after(() => c.disconnect());
+    return c;
+  };
+  await redis.start();
+  t.after(async () => {
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return redis;
+}
+
+// sse-bridge with an optional INI config text; waits until /healthz answers (any status, or
+// 200 when `healthy`). stop() sends SIGTERM and returns the exit status, which tests assert
+// (under AddressSanitizer a leak makes it non-zero).
+export async function startBridge(t, { config = null, args = [], env = {}, redis = null,
+  healthy = true } = {}) {
+  const dir = tempDir('sse-bridge-');
+  const port = await freePort();
+  const argv = ['--listen', `127.0.0.1:${port}`, ...args];
+  if (redis) argv.push('--redis', redis.url);
+  if (config !== null) {
+    writeFileSync(join(dir, 'bridge.ini'), config);
+    argv.push('--config', join(dir, 'bridge.ini'));
+  }
+  const logFile = join(dir, 'bridge.log');
+  const bridge = { port, dir, url: `http://127.0.0.1:${port}`, logFile, child: null, log: [] };
+  bridge.start = async () => {
+    const child = track(spawn(BRIDGE, argv, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    }));
+    bridge.child = child;
+    const onLine = (line) => {
+      bridge.log.push(line);
+      if (process.env.BRIDGE_LOG) process.stderr.write(`[bridge ${port}] ${line}\n`);
+    };
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`bridge exited: ${bridge.log.join('\n')}`);
+      const res = await fetch(`${bridge.url}/healthz`);
+      return healthy ? res.status === 200 : true;
+    }, { what: `sse-bridge on port ${port}` });
+  };
+  bridge.stop = async (signal = 'SIGTERM') => stopChild(bridge.child, signal);
+  bridge.metrics = async () => {
+    const text = await (await fetch(`${bridge.url}/metrics`)).text();
+    const m = {};
+    for (const line of text.split('\n')) {
+      const match = /^sse_bridge_(\w+) (\d+)$/.exec(line);
+      if (match) m[match[1]] = Number(match[2]);
+    }
+    return m;
+  };
+  await bridge.start();
+  t.after(async () => {
+    if (bridge.child && bridge.child.exitCode === null) await bridge.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return bridge;
+}
+
+// Our own C client (tools/ssecat.c), one JSON object per line on stdout.
+export function sseCat(t, url, { n = 1, count = null, headers = [], timeout = 30 } = {}) {
+  const argv = ['-n', String(n), '-t', String(timeout)];
+  if (count !== null) argv.push('-c', String(count));
+  for (const h of headers) argv.push('-H', h);
+  argv.push(url);
+  const child = track(spawn(SSECAT, argv, { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const cat = { child, lines: [], events: [], heads: [], closed: [], summary: null };
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const obj = JSON.parse(line);
+    cat.lines.push(obj);
+    if (obj.summary) cat.summary = obj;
+    else if (obj.closed) cat.closed.push(obj);
+    else if ('status' in obj) cat.heads.push(obj);
+    else cat.events.push(obj);
+  });
+  cat.eventsOf = (conn) => cat.events.filter((e) => e.conn === conn);
+  cat.waitEvents = (k, opts = {}) => waitFor(() => cat.events.length >= k,
+    { what: `${k} events (have ${cat.events.length})`, ...opts });
+  cat.waitOpen = (opts = {}) => waitFor(() => cat.heads.length >= n,
+    { what: `${n} response heads`, ...opts });
+  cat.done = () => child.exited;
+  cat.stop = () => stopChild(child, 'SIGTERM');
+  t.after(() => stopChild(child, 'SIGKILL'));
+  return cat;
+}
+
+// Waits until Redis reports exactly these subscribers counts for channels (PUBSUB NUMSUB).
+export async function waitSubscribed(client, channel, want, opts = {}) {
+  return waitFor(async () => {
+    const [, count] = await client.pubsub('NUMSUB', channel);
+    return Number(count) === want;
+  }, { what: `${want} upstream subscription(s) to ${channel}`, ...opts });
+}
+
+export function readLog(bridge) {
+  return bridge.log.join('\n');
+}
+
+export { readFileSync };
+
+// The raw bytes of a stream, read with fetch (no SSE parsing): for checking the wire format.
+export async function rawStream(t, url, init = {}) {
+  const ac = new AbortController();
+  const res = await fetch(url, { ...init, signal: ac.signal });
+  const raw = { res, text: '', ended: false };
+  const decoder = new TextDecoder();
+  (async () => {
+    try {
+      for await (const chunk of res.body) raw.text += decoder.decode(chunk, { stream: true });
+    } catch { /* aborted */ }
+    raw.ended = true;
+  })();
+  raw.waitFor = (needle, opts = {}) => waitFor(() => raw.text.includes(needle),
+    { what: `${JSON.stringify(needle)} in the stream (have ${JSON.stringify(raw.text.slice(-200))})`, ...opts });
+  raw.close = () => ac.abort();
+  t.after(() => ac.abort());
+  return raw;
+}
+
+// Sends raw bytes on a fresh TCP connection and returns everything the server answers before
+// it closes (or `timeout` ms pass): for requests that fetch would normalise or refuse to send.
+export function rawRequest(port, text, { timeout = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1', () => sock.write(text));
+    let data = '';
+    sock.on('data', (d) => { data += d; });
+    sock.on('end', () => resolve(data));
+    sock.on('error', reject);
+    sock.setTimeout(timeout, () => { sock.destroy(); resolve(data); });
+  });
+}
