@@ -97,8 +97,8 @@ struct client *client_open(struct bridge *b, struct evhttp_request *req, const s
     evhttp_connection_set_closecb(c->evcon, on_close, c);
     link_client(b, c);
     b->metrics.clients_total++;
-    if (b->retry_frame)
-        client_send(c, b->retry_frame);
+    if (b->retry_frame && client_send(c, b->retry_frame) != 0)
+        return NULL; /* a client_buffer smaller than one frame: cut at once */
     return c;
 }
 

@@ -269,7 +269,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
         return;
     }
     struct client *c = client_open(b, req, r);
-    for (size_t i = 0; i < ntopics; i++)
+    for (size_t i = 0; c != NULL && i < ntopics; i++)
         client_subscribe(c, topics[i].kind, topics[i].name);
     free(topics);
 }
@@ -294,12 +294,17 @@ struct http *http_new(struct bridge *b) {
                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         goto fail;
     }
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
+    /* The port really bound, for logs and for `listen = host:0`. */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;
+    memset(&addr, 0, sizeof(addr));
+    socklen_t len = sizeof(addr);
     evutil_socket_t fd = evhttp_bound_socket_get_fd(h->listener);
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-        h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                 : ((struct sockaddr_in *)&ss)->sin_port);
+    if (getsockname(fd, &addr.sa, &len) == 0)
+        h->port = ntohs(addr.sa.sa_family == AF_INET6 ? addr.in6.sin6_port : addr.in4.sin_port);
     log_info("http: listening on %s:%d", b->cfg->listen_host, h->port);
     return h;
 fail:

@@ -33,7 +33,8 @@ struct client {
     struct client *prev, *next; /* the bridge's list */
 };
 
-/* Sends the response head (the caller has added CORS headers) and the retry frame. */
+/* Sends the response head (the caller has added CORS headers) and the retry frame. Returns
+ * NULL when the client was cut off at once (client_buffer below one frame). */
 struct client *client_open(struct bridge *b, struct evhttp_request *req, const struct route *r);
 /* Joins one topic; a topic the client already has is not joined twice. */
 void client_subscribe(struct client *c, enum topic_kind kind, const char *name);

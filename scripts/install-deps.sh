@@ -4,6 +4,7 @@
 # never drift apart. Idempotent: when every package is present it only runs `npm ci` if needed.
 #
 #   scripts/install-deps.sh            build + test + demo dependencies
+#   scripts/install-deps.sh --demo     build + what scripts/demo.sh runs (redis, curl)
 #   scripts/install-deps.sh --runtime  only the shared libraries the daemon links (for images)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,11 +19,12 @@ mode=${1:-all}
 case "$mode" in
 --runtime) pkgs=("${runtime[@]}") ;;
 --build) pkgs=("${runtime[@]}" "${build[@]}") ;;
+--demo) pkgs=("${runtime[@]}" "${build[@]}" redis-server redis-tools curl) ;;
 all | --all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
-*) echo "usage: $0 [--runtime|--build|--all]" >&2; exit 2 ;;
+*) echo "usage: $0 [--runtime|--build|--demo|--all]" >&2; exit 2 ;;
 esac
 # Node.js (with npm) runs the integration tests' harness and the npm `eventsource` client.
-if [ "$mode" != --runtime ] && [ "$mode" != --build ] && ! command -v npm >/dev/null 2>&1; then
+if { [ "$mode" = all ] || [ "$mode" = --all ]; } && ! command -v npm >/dev/null 2>&1; then
     pkgs+=(nodejs)
     apt-cache show npm >/dev/null 2>&1 && ! apt-cache show nodejs 2>/dev/null | grep -q nodesource &&
         pkgs+=(npm)

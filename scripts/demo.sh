@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The demo in one command: installs what is missing, builds, starts a private redis-server on a
+# free loopback port, the bridge (examples/demo.ini) on 127.0.0.1:8080 and the publisher, then
+# shows the stream with `curl -N` until Ctrl-C. Everything it started is stopped on exit.
+#   scripts/demo.sh                 run until Ctrl-C
+#   scripts/demo.sh --seconds 5     run 5 seconds, then stop (used by the test suite)
+#   DEMO_PORT=9090 scripts/demo.sh  another HTTP port
+# The test suite sets DEMO_NO_INSTALL=1 and SSE_BRIDGE_BIN (the binary it built).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=0
+[ "${1:-}" = "--seconds" ] && seconds=${2:?--seconds needs a number}
+http_port=${DEMO_PORT:-8080}
+
+if [ -z "${DEMO_NO_INSTALL:-}" ]; then
+    scripts/install-deps.sh --demo >&2
+fi
+bridge=${SSE_BRIDGE_BIN:-}
+if [ -z "$bridge" ]; then
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build build -j "$(nproc)" --target sse-bridge >/dev/null
+    bridge=build/sse-bridge
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free loopback port for the private Redis: the first random one nobody answers on.
+for p in $(shuf -i 20000-60000 -n 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { redis_port=$p; break; }
+done
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+    >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+
+"$bridge" --config examples/demo.ini --listen "127.0.0.1:$http_port" \
+    --redis "redis://127.0.0.1:$redis_port" 2>"$work/bridge.log" &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$http_port/healthz" >/dev/null && break; sleep 0.05; done
+curl -fs "http://127.0.0.1:$http_port/healthz" >/dev/null || { cat "$work/bridge.log" >&2; exit 1; }
+
+examples/publisher.sh "$redis_port" &
+pids+=($!)
+
+url="http://127.0.0.1:$http_port/events?topic=ticks.eu&topic=news"
+cat >&2 <<MSG
+sse-bridge demo is running (Redis on 127.0.0.1:$redis_port, publisher every 0.5 s).
+  one market:      curl -N http://127.0.0.1:$http_port/events/ticks/us
+  several topics:  curl -N '$url'
+  in a browser:    new EventSource('$url')
+  health:          curl http://127.0.0.1:$http_port/healthz
+Showing the multi-topic stream below; Ctrl-C stops everything.
+MSG
+if [ "$seconds" -gt 0 ]; then
+    curl -sN --max-time "$seconds" "$url" || true
+else
+    curl -sN "$url"
+fi

@@ -1,0 +1,77 @@
+// The command line: --help, --version, --check-config with file:line errors, environment
+// overrides, and refusing to start on a bad configuration.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BRIDGE, tempDir, startRedis, startBridge, freePort } from './lib/harness.mjs';
+
+function run(args, env = {}) {
+  const r = spawnSync(BRIDGE, args, { encoding: 'utf8', timeout: 10000, env: { ...process.env, ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('--help and --version', () => {
+  const help = run(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /--config FILE/);
+  assert.match(run(['--version']).out, /^sse-bridge \d+\.\d+\.\d+\n$/);
+  const bad = run(['--no-such-flag']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /usage:/);
+});
+
+test('--check-config accepts a good file and reports every error of a bad one', () => {
+  const dir = tempDir();
+  const good = join(dir, 'good.ini');
+  writeFileSync(good, '[bridge]\nlisten = 127.0.0.1:9000\n\n[route a]\npath = /a/{x}\nchannel = a.{x}\n');
+  const ok = run(['--config', good, '--check-config']);
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /OK \(1 route/);
+
+  const bad = join(dir, 'bad.ini');
+  writeFileSync(bad, [
+    '[bridge]',
+    'heartbeat = 15', // 2: no unit
+    'max_clients = lots', // 3
+    'colour = blue', // 4
+    '[route a]',
+    'path = a/{x}', // 6
+    'channel = a.{y}', // 7: fine alone
+    'event = jsn:type', // 8
+    '[nonsense]', // 9
+    'k = v', // 10
+  ].join('\n') + '\n');
+  const r = run(['--config', bad, '--check-config']);
+  assert.equal(r.code, 1);
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  for (const [line, what] of [
+    [2, '[bridge] heartbeat = 15: expected a duration'],
+    [3, '[bridge] max_clients = lots: expected a whole number'],
+    [4, '[bridge] colour = blue: unknown setting'],
+    [6, '[route a] path = a/{x}: a path starts with /'],
+    [8, '[route a] event = jsn:type: expected none, fixed:NAME'],
+    [10, 'unknown section [nonsense]']]) {
+    assert.match(r.err, new RegExp(`^sse-bridge: ${escape(bad)}:${line}: ${escape(what)}`, 'm'),
+      `line ${line} reported:\n${r.err}`);
+  }
+  assert.match(r.err, /\[route a\] has no path/);
+  assert.match(r.err, /not starting/);
+});
+
+test('environment overrides and flags; bad values refuse to start', async (t) => {
+  const redis = await startRedis(t);
+  const port = await freePort();
+  const viaEnv = run(['--check-config'], { LISTEN: `127.0.0.1:${port}`, REDIS_URL: redis.url });
+  assert.equal(viaEnv.code, 0, viaEnv.err);
+  const badEnv = run(['--check-config'], { REDIS_URL: 'http://nope' });
+  assert.equal(badEnv.code, 1);
+  assert.match(badEnv.err, /REDIS_URL=http:\/\/nope/);
+  const badFlag = run(['--check-config', '--listen', 'here:99999']);
+  assert.equal(badFlag.code, 1);
+  assert.match(badFlag.err, /--listen here:99999/);
+  // LISTEN from the environment is where the daemon really listens.
+  const bridge = await startBridge(t, { redis, env: { LISTEN: '127.0.0.1:1' } });
+  assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200, 'the --listen flag wins over LISTEN');
+});
