@@ -12,9 +12,11 @@
 
 #include "client.h"
 #include "http.h"
+#include "journal.h"
 #include "log.h"
 #include "sse.h"
 #include "source_redis.h"
+#include "source_stream.h"
 #include "translate.h"
 #include "xmalloc.h"
 
@@ -24,9 +26,11 @@ unsigned long long bridge_now_ms(const struct bridge *b) {
     return (unsigned long long)tv.tv_sec * 1000 + (unsigned long long)tv.tv_usec / 1000;
 }
 
-void bridge_sync_topic(struct bridge *b, struct topic *t) {
-    if (b->redis != NULL)
-        source_redis_sync(b->redis, t);
+unsigned long long bridge_wall_ms(const struct bridge *b) {
+    (void)b;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
 }
 
 static bool is_close_event(const struct bridge *b, const struct sse_fields *f) {
@@ -35,12 +39,196 @@ static bool is_close_event(const struct bridge *b, const struct sse_fields *f) {
     return n > 0 && f->event != NULL && f->event_len == n && memcmp(f->event, name, n) == 0;
 }
 
+/* Whether an encoded body starts with "event: <close_event>\n". */
+static bool frame_is_close_event(const struct bridge *b, const struct msg *m) {
+    const char *name = b->cfg->close_event;
+    size_t n = strlen(name);
+    return n > 0 && m->len > 8 + n && memcmp(m->data, "event: ", 7) == 0 &&
+           memcmp(m->data + 7, name, n) == 0 && m->data[7 + n] == '\n';
+}
+
+static bool uses_streams(const struct config *cfg) {
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (route_is_stream(&cfg->routes[i]))
+            return true;
+    }
+    return false;
+}
+
+static bool uses_journal(const struct config *cfg) {
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (route_is_journalled(&cfg->routes[i]))
+            return true;
+    }
+    return false;
+}
+
+bool bridge_upstream_up(const struct bridge *b) {
+    return source_redis_up(b->redis) && (b->journal == NULL || journal_up(b->journal)) &&
+           (b->streams == NULL || source_stream_up(b->streams));
+}
+
+void bridge_sync_topic(struct bridge *b, struct topic *t) {
+    if (t->kind == TOPIC_STREAM) {
+        if (b->streams != NULL)
+            source_stream_sync(b->streams, t);
+    } else if (b->redis != NULL) {
+        source_redis_sync(b->redis, t);
+    }
+}
+
+void bridge_topic_setup(struct bridge *b, struct topic *t, const struct route_cfg *r) {
+    if (t->kind == TOPIC_STREAM) {
+        hub_topic_journal(t, t->name, 0, 0, 0);
+    } else if (route_is_journalled(r)) {
+        size_t n = strlen(b->cfg->journal_prefix) + t->name_len + 3;
+        char *key = xmalloc(n);
+        /* Patterns and channels live in separate key spaces: "p:" marks a pattern's journal. */
+        snprintf(key, n, "%s%s%s", b->cfg->journal_prefix, t->kind == TOPIC_PATTERN ? "p:" : "",
+                 t->name);
+        hub_topic_journal(t, key, r->journal, r->journal_age_ms, b->cfg->journal_linger_ms);
+        free(key);
+    }
+}
+
+static const char *field_value(const struct entry *e, const char *name, size_t *len) {
+    for (size_t i = 0; i < e->in.nfields; i++) {
+        if (e->in.field_lens[2 * i] == strlen(name) &&
+            memcmp(e->in.fields[2 * i], name, e->in.field_lens[2 * i]) == 0) {
+            *len = e->in.field_lens[2 * i + 1];
+            return e->in.fields[2 * i + 1];
+        }
+    }
+    return NULL;
+}
+
+void bridge_entry_from_fields(const struct topic *t, struct entry *e) {
+    size_t len;
+    const char *v;
+    if (t->kind != TOPIC_STREAM) {
+        /* Journal entries: "c" channel and "p" payload, or "gap" reason. */
+        if ((v = field_value(e, "gap", &len)) != NULL) {
+            e->gap = true;
+            e->in.payload = v;
+            e->in.payload_len = len;
+        } else {
+            e->in.payload = field_value(e, "p", &e->in.payload_len);
+        }
+        e->in.channel = field_value(e, "c", &e->in.channel_len);
+        if (e->in.channel == NULL) {
+            e->in.channel = t->name;
+            e->in.channel_len = t->name_len;
+        }
+        if (e->in.payload == NULL) {
+            e->in.payload = "";
+            e->in.payload_len = 0;
+        }
+        return;
+    }
+    e->in.channel = t->name;
+    e->in.channel_len = t->name_len;
+    if ((v = field_value(e, "data", &len)) != NULL) {
+        e->in.payload = v;
+        e->in.payload_len = len;
+        return;
+    }
+    /* No "data" field: the whole entry, as a JSON object, is the payload. */
+    json_t *obj = json_object();
+    for (size_t i = 0; i < e->in.nfields; i++) {
+        char *name = xstrndup(e->in.fields[2 * i], e->in.field_lens[2 * i]);
+        json_object_set_new(obj, name,
+                            json_stringn(e->in.fields[2 * i + 1], e->in.field_lens[2 * i + 1]));
+        free(name);
+    }
+    e->owned = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    e->in.payload = e->owned ? e->owned : "";
+    e->in.payload_len = e->owned ? strlen(e->owned) : 0;
+}
+
+void bridge_entry_clear(struct entry *e) {
+    free(e->owned);
+    e->owned = NULL;
+}
+
+/* Parses the payload as a JSON object once per message, for the routes that need it. */
+static json_t *payload_json(struct bridge *b, const struct translate_in *in, json_t **json,
+                            bool *parsed) {
+    if (!*parsed) {
+        *parsed = true;
+        /* \u0000 is valid JSON: allowed here, and the encoder keeps NUL out of names and ids. */
+        *json = json_loadb(in->payload, in->payload_len, JSON_ALLOW_NUL, NULL);
+        if (*json != NULL && !json_is_object(*json)) {
+            json_decref(*json);
+            *json = NULL;
+        }
+        if (*json == NULL)
+            b->metrics.messages_non_json++;
+    }
+    return *json;
+}
+
+struct msg *bridge_entry_body(struct bridge *b, const struct route_cfg *r, const struct entry *e,
+                              json_t **json, bool *parsed) {
+    struct msg *m;
+    if (e->gap) {
+        json_t *data = json_pack("{s:s%, s:s%}", "topic", e->in.channel, e->in.channel_len,
+                                 "reason", e->in.payload, e->in.payload_len);
+        char *text = json_dumps(data, JSON_COMPACT);
+        json_decref(data);
+        struct sse_fields f = {b->cfg->gap_event,      strlen(b->cfg->gap_event), NULL, 0, text,
+                               text ? strlen(text) : 0};
+        m = sse_frame(&f);
+        free(text);
+    } else {
+        struct translate_in in = e->in;
+        if (translate_needs_json(&r->rules))
+            in.json = payload_json(b, &e->in, json, parsed);
+        struct translate_out out;
+        translate(&r->rules, &in, &out);
+        out.f.id = NULL; /* journalled ids are the entry ids, added per client */
+        m = sse_frame(&out.f);
+        translate_out_clear(&out);
+    }
+    m->len--; /* without the blank line: the id line and the end come per client */
+    return m;
+}
+
+void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry *e) {
+    if (t->nsubs == 0)
+        return;
+    json_t *json = NULL;
+    bool parsed = false;
+    struct msg *id_frame = NULL; /* "id: X\n\n", shared by single-topic clients */
+    if (e->has_id) {
+        char id[STREAM_ID_MAX_LEN + 1];
+        size_t n = stream_id_format(e->id, id);
+        id_frame = sse_id_frame(id, n);
+    }
+    for (struct feed *f = t->feeds; f; f = f->next) {
+        if (f->subs == NULL)
+            continue;
+        const struct route *r = f->key;
+        struct msg *body = bridge_entry_body(b, r->cfg, e, &json, &parsed);
+        bool closing = !e->gap && frame_is_close_event(b, body);
+        for (struct hub_sub *s = f->subs, *next; s; s = next) {
+            next = s->next; /* a client cut off below leaves the list */
+            struct client *c = s->client;
+            if (client_send_entry(c, s, body, e, id_frame) == 0 && closing && !s->syncing)
+                client_finish(c);
+        }
+        msg_unref(body);
+    }
+    msg_unref(id_frame);
+    json_decref(json);
+}
+
 void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject, size_t subject_len,
                     const char *channel, size_t channel_len, const char *payload,
                     size_t payload_len) {
     b->metrics.messages_in++;
     struct topic *t = hub_find(b->hub, kind, subject, subject_len);
-    if (t == NULL || t->nsubs == 0)
+    if (t == NULL)
         return;
     if (payload_len > b->cfg->max_message_size) {
         b->metrics.messages_dropped++;
@@ -48,7 +236,16 @@ void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject,
                  t->name, b->cfg->max_message_size);
         return;
     }
-    struct translate_in in = {channel, channel_len, payload, payload_len, NULL};
+    /* Journalled topics are written even with no client (during their linger), so that a
+     * browser coming back finds what it missed. */
+    if (t->journal_key != NULL && b->journal != NULL) {
+        journal_append(b->journal, t, channel, channel_len, payload, payload_len);
+        return;
+    }
+    if (t->nsubs == 0)
+        return;
+    json_t *json = NULL;
+    struct translate_in in = {channel, channel_len, payload, payload_len, NULL, NULL, NULL, 0};
     bool parsed = false;
     /* One translation and one encoding per feed (route), shared by all of its clients. */
     for (struct feed *f = t->feeds; f; f = f->next) {
@@ -80,7 +277,7 @@ void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject,
         }
         msg_unref(frame);
     }
-    json_decref(in.json);
+    json_decref(json);
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
@@ -153,6 +350,9 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg) {
     if (cfg->retry_ms > 0)
         b->retry_frame = sse_retry_frame(cfg->retry_ms);
     b->heartbeat_frame = sse_comment_frame("heartbeat");
+    b->blank_frame = msg_new(1);
+    b->blank_frame->data[0] = '\n';
+    b->blank_frame->len = 1;
     if (cfg->close_event[0]) {
         static const char data[] = "{\"reason\":\"shutdown\"}";
         struct sse_fields f = {cfg->close_event, strlen(cfg->close_event), NULL, 0, data,
@@ -168,9 +368,11 @@ static void pin_static_routes(struct bridge *b) {
         if (!rc->pinned)
             continue;
         for (size_t j = 0; j < rc->nchannels; j++)
-            hub_pin(b->hub, TOPIC_CHANNEL, rc->channels[j]);
+            bridge_topic_setup(b, hub_pin(b->hub, TOPIC_CHANNEL, rc->channels[j]), rc);
         for (size_t j = 0; j < rc->npatterns; j++)
-            hub_pin(b->hub, TOPIC_PATTERN, rc->patterns[j]);
+            bridge_topic_setup(b, hub_pin(b->hub, TOPIC_PATTERN, rc->patterns[j]), rc);
+        for (size_t j = 0; j < rc->nstreams; j++)
+            bridge_topic_setup(b, hub_pin(b->hub, TOPIC_STREAM, rc->streams[j]), rc);
     }
 }
 
@@ -184,10 +386,18 @@ int bridge_start(struct bridge *b) {
     b->http = http_new(b);
     if (b->http == NULL)
         return -1;
-    pin_static_routes(b);
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     b->redis = source_redis_new(b, &addr);
+    if (uses_journal(b->cfg))
+        b->journal = journal_new(b, &addr);
+    if (uses_streams(b->cfg))
+        b->streams = source_stream_new(b, &addr);
+    pin_static_routes(b);
     source_redis_start(b->redis);
+    if (b->journal)
+        journal_start(b->journal);
+    if (b->streams)
+        source_stream_start(b->streams);
 
     b->heartbeat_ev = event_new(b->base, -1, EV_PERSIST, on_heartbeat, b);
     if (b->cfg->heartbeat_ms > 0) {
@@ -219,8 +429,12 @@ void bridge_free(struct bridge *b) {
         return;
     http_free(b->http); /* closes every connection; their close callbacks free the clients */
     b->http = NULL;
+    source_stream_free(b->streams);
+    b->streams = NULL;
     source_redis_free(b->redis);
     b->redis = NULL;
+    journal_free(b->journal); /* answers pending writes: their topics must still exist */
+    b->journal = NULL;
     while (b->clients)
         client_forget(b->clients);
     free_event(b->heartbeat_ev);
@@ -231,6 +445,7 @@ void bridge_free(struct bridge *b) {
     msg_unref(b->retry_frame);
     msg_unref(b->heartbeat_frame);
     msg_unref(b->shutdown_frame);
+    msg_unref(b->blank_frame);
     evbuffer_free(b->scratch);
     hub_free(b->hub);
     free(b->routes);

@@ -11,7 +11,9 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "journal.h"
 #include "log.h"
+#include "sse.h"
 #include "xmalloc.h"
 
 static void link_client(struct bridge *b, struct client *c) {
@@ -25,8 +27,10 @@ static void link_client(struct bridge *b, struct client *c) {
 /* Leaves the hub; the upstream follows at the next sweep, after the linger period. */
 static void leave_topics(struct client *c) {
     unsigned long long now = bridge_now_ms(c->b);
-    for (size_t i = 0; i < c->nsubs; i++)
+    for (size_t i = 0; i < c->nsubs; i++) {
+        journal_cancel(c->subs[i]);
         hub_leave(c->b->hub, c->subs[i], now);
+    }
     free(c->subs);
     c->subs = NULL;
     c->nsubs = 0;
@@ -110,6 +114,9 @@ void client_subscribe(struct client *c, enum topic_kind kind, const char *name) 
     c->subs = xrealloc(c->subs, (c->nsubs + 1) * sizeof(*c->subs));
     struct hub_sub *s = hub_join(c->b->hub, kind, name, c->route, c);
     c->subs[c->nsubs++] = s;
+    if (s->topic->nsubs == 1 && s->topic->feeds->next == NULL)
+        bridge_topic_setup(c->b, s->topic, c->route->cfg);
+    s->syncing = route_is_journalled(c->route->cfg);
     bridge_sync_topic(c->b, s->topic);
 }
 
@@ -135,6 +142,135 @@ int client_send(struct client *c, struct msg *m) {
     c->b->metrics.events_out++;
     c->b->metrics.bytes_out += m->len;
     return 0;
+}
+
+/* Queues two frames as one chunk: an event body and the line(s) that end it. */
+static int send_parts(struct client *c, struct msg *a, struct msg *b) {
+    if (c->state != CLIENT_STREAMING)
+        return 0;
+    size_t len = a->len + b->len;
+    if (client_pending(c) + len > c->b->cfg->client_buffer) {
+        c->b->metrics.clients_slow_cut++;
+        log_warn("client: cut off a slow client (%zu bytes unsent, limit %zu)", client_pending(c),
+                 c->b->cfg->client_buffer);
+        client_cut(c);
+        return -1;
+    }
+    evbuffer_add_reference(c->b->scratch, a->data, a->len, unref_frame, msg_ref(a));
+    evbuffer_add_reference(c->b->scratch, b->data, b->len, unref_frame, msg_ref(b));
+    evhttp_send_reply_chunk(c->req, c->b->scratch);
+    c->b->metrics.events_out++;
+    c->b->metrics.bytes_out += len;
+    return 0;
+}
+
+/* The client's position: its topics' last ids, in request order, joined with ','. */
+static struct msg *position_frame(const struct client *c) {
+    char *buf = xmalloc(c->nsubs * (STREAM_ID_MAX_LEN + 1) + 1);
+    size_t len = 0;
+    for (size_t i = 0; i < c->nsubs; i++) {
+        if (i > 0)
+            buf[len++] = ',';
+        len += stream_id_format(c->subs[i]->last_id, buf + len);
+    }
+    struct msg *m = sse_id_frame(buf, len);
+    free(buf);
+    return m;
+}
+
+/* Sends body with s's new position as its id. */
+static int send_with_id(struct client *c, struct msg *body, struct msg *shared_id_frame) {
+    if (c->nsubs == 1 && shared_id_frame != NULL)
+        return send_parts(c, body, shared_id_frame);
+    struct msg *id = position_frame(c);
+    int rc = send_parts(c, body, id);
+    msg_unref(id);
+    return rc;
+}
+
+int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, const struct entry *e,
+                      struct msg *shared_id_frame) {
+    if (c->state != CLIENT_STREAMING)
+        return 0;
+    if (!e->has_id) /* the journal could not write it: delivered, but never replayable */
+        return send_parts(c, body, c->b->blank_frame);
+    if (s->syncing) {
+        hub_sub_hold(s, msg_ref(body), e->id);
+        if (s->held_bytes > c->b->cfg->client_buffer) {
+            c->b->metrics.clients_slow_cut++;
+            log_warn("client: cut off while replaying (%zu bytes of live events held)",
+                     s->held_bytes);
+            client_cut(c);
+            return -1;
+        }
+        return 0;
+    }
+    if (stream_id_cmp(e->id, s->last_id) <= 0)
+        return 0; /* already sent by the replay */
+    s->last_id = e->id;
+    return send_with_id(c, body, shared_id_frame);
+}
+
+int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry *e) {
+    json_t *json = NULL;
+    bool parsed = false;
+    struct msg *body = bridge_entry_body(c->b, c->route->cfg, e, &json, &parsed);
+    json_decref(json);
+    int rc = 0;
+    if (!e->has_id) {
+        rc = send_parts(c, body, c->b->blank_frame);
+    } else if (stream_id_cmp(e->id, s->last_id) > 0) {
+        s->last_id = e->id;
+        rc = send_with_id(c, body, NULL);
+    }
+    msg_unref(body);
+    return rc;
+}
+
+int client_sync_done(struct client *c, struct hub_sub *s, struct stream_id pos) {
+    s->syncing = false;
+    struct held *h = s->held;
+    s->held = s->held_tail = NULL;
+    s->held_bytes = 0;
+    int rc = 0;
+    while (h) {
+        struct held *next = h->next;
+        if (rc == 0 && stream_id_cmp(h->id, s->last_id) > 0) {
+            s->last_id = h->id;
+            rc = send_with_id(c, h->body, NULL);
+        }
+        msg_unref(h->body);
+        free(h);
+        h = next;
+    }
+    if (rc != 0)
+        return rc;
+    if (stream_id_cmp(pos, s->last_id) > 0)
+        s->last_id = pos;
+    for (size_t i = 0; i < c->nsubs; i++) {
+        if (c->subs[i]->syncing)
+            return 0;
+    }
+    struct msg *frame = position_frame(c);
+    rc = client_send(c, frame);
+    msg_unref(frame);
+    return rc;
+}
+
+int client_start_sync(struct client *c, const char *last_event_id) {
+    if (!route_is_journalled(c->route->cfg) || c->b->journal == NULL)
+        return 0;
+    size_t n = c->nsubs;
+    struct stream_id *ids = xcalloc(n, sizeof(*ids));
+    struct hub_sub **subs = xmalloc(n * sizeof(*subs));
+    memcpy(subs, c->subs, n * sizeof(*subs));
+    bool bad = last_event_id != NULL && stream_id_parse_list(last_event_id, ids, n) != 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = journal_sync(c->b->journal, c, subs[i], last_event_id && !bad ? &ids[i] : NULL, bad);
+    free(subs);
+    free(ids);
+    return rc;
 }
 
 void client_finish(struct client *c) {

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ static void route_clear(struct route_cfg *r) {
     free(r->file);
     list_free(r->channels, r->nchannels);
     list_free(r->patterns, r->npatterns);
+    list_free(r->streams, r->nstreams);
     list_free(r->topics, r->ntopics);
     field_rule_clear(&r->rules.event);
     field_rule_clear(&r->rules.id);
@@ -95,6 +97,12 @@ struct config *config_new(void) {
     cfg->backoff_min_ms = DEFAULT_BACKOFF_MIN_MS;
     cfg->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
     cfg->log_level = xstrdup("info");
+    cfg->journal = DEFAULT_JOURNAL;
+    cfg->journal_prefix = xstrdup(DEFAULT_JOURNAL_PREFIX);
+    cfg->journal_linger_ms = DEFAULT_JOURNAL_LINGER_MS;
+    cfg->replay_batch = DEFAULT_REPLAY_BATCH;
+    cfg->replay_inflight = DEFAULT_REPLAY_INFLIGHT;
+    cfg->gap_event = xstrdup(DEFAULT_GAP_EVENT);
     default_routes(cfg);
     return cfg;
 }
@@ -106,6 +114,8 @@ void config_free(struct config *cfg) {
     free(cfg->redis_url);
     free(cfg->close_event);
     free(cfg->log_level);
+    free(cfg->journal_prefix);
+    free(cfg->gap_event);
     list_free(cfg->cors_origins, cfg->ncors_origins);
     routes_clear(cfg);
     free(cfg);
@@ -155,7 +165,7 @@ long long config_parse_size(const char *s) {
         return -1;
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(end, units[i].unit) == 0)
-            return n * units[i].bytes;
+            return n > LLONG_MAX / units[i].bytes ? -1 : n * units[i].bytes;
     }
     return -1;
 }
@@ -178,7 +188,8 @@ static const char *parse_listen(struct config *cfg, const char *value) {
     const char *port_s = colon ? colon + 1 : value;
     char host[256];
     size_t host_len = colon ? (size_t)(colon - value) : 0;
-    if (host_len >= 2 && value[0] == '[' && value[host_len - 1] == ']') {
+    bool bracketed = host_len >= 2 && value[0] == '[' && value[host_len - 1] == ']';
+    if (bracketed) {
         value++;
         host_len -= 2;
     }
@@ -190,6 +201,8 @@ static const char *parse_listen(struct config *cfg, const char *value) {
     long port = strtol(port_s, &end, 10);
     if (*port_s == '\0' || *end != '\0' || port < 0 || port > 65535)
         return "expected host:port with a port from 0 to 65535";
+    if (!bracketed && memchr(host, ':', host_len) != NULL)
+        return "an IPv6 address goes in brackets: [::1]:8080";
     set_str(&cfg->listen_host, host_len ? host : "0.0.0.0");
     cfg->listen_port = (int)port;
     return NULL;
@@ -221,17 +234,25 @@ static const char *set_count(size_t *field, const char *value, long long min, lo
     return NULL;
 }
 
+static bool origin_valid(const char *tok) {
+    return strcmp(tok, "*") == 0 || strncmp(tok, "http://", 7) == 0 ||
+           strncmp(tok, "https://", 8) == 0;
+}
+
+/* All or nothing: a value with one bad origin adds none. */
 static const char *add_origins(struct config *cfg, const char *value) {
-    char *copy = xstrdup(value), *save = NULL;
-    for (char *tok = strtok_r(copy, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
-        if (strcmp(tok, "*") != 0 && strncmp(tok, "http://", 7) != 0 &&
-            strncmp(tok, "https://", 8) != 0) {
-            free(copy);
-            return "an origin is *, or scheme://host[:port] with http or https";
+    for (int pass = 0; pass < 2; pass++) {
+        char *copy = xstrdup(value), *save = NULL;
+        for (char *tok = strtok_r(copy, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
+            if (pass == 0 && !origin_valid(tok)) {
+                free(copy);
+                return "an origin is *, or scheme://host[:port] with http or https";
+            }
+            if (pass == 1)
+                list_add(&cfg->cors_origins, &cfg->ncors_origins, tok);
         }
-        list_add(&cfg->cors_origins, &cfg->ncors_origins, tok);
+        free(copy);
     }
-    free(copy);
     return NULL;
 }
 
@@ -290,6 +311,24 @@ const char *config_set(struct config *cfg, const char *key, const char *value) {
         return add_origins(cfg, value);
     if (!strcmp(key, "cors_credentials"))
         return parse_bool(value, &cfg->cors_credentials);
+    if (!strcmp(key, "journal"))
+        return set_count(&cfg->journal, value, 0, 100000000);
+    if (!strcmp(key, "journal_prefix")) {
+        set_str(&cfg->journal_prefix, value);
+        return NULL;
+    }
+    if (!strcmp(key, "journal_linger"))
+        return set_duration(&cfg->journal_linger_ms, value);
+    if (!strcmp(key, "replay_batch"))
+        return set_count(&cfg->replay_batch, value, 1, 10000);
+    if (!strcmp(key, "replay_inflight"))
+        return set_count(&cfg->replay_inflight, value, 1, 10000);
+    if (!strcmp(key, "gap_event")) {
+        if (value[0] == '\0' || strpbrk(value, "\r\n") != NULL)
+            return "an event name is one non-empty line";
+        set_str(&cfg->gap_event, value);
+        return NULL;
+    }
     if (!strcmp(key, "log_level")) {
         enum log_level level;
         if (log_level_parse(value, &level) != 0)
@@ -309,12 +348,13 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
             return "a path starts with /";
         if (strpbrk(value, "?#% ") != NULL)
             return "a path template holds no '?', '#', '%' or space";
-        if ((err = route_template_check(value)) != NULL)
+        if ((err = route_template_check(value)) != NULL || (err = route_path_check(value)) != NULL)
             return err;
         r->path = xstrdup(value);
         return NULL;
     }
-    if (!strcmp(key, "channel") || !strcmp(key, "pattern") || !strcmp(key, "topic")) {
+    if (!strcmp(key, "channel") || !strcmp(key, "pattern") || !strcmp(key, "topic") ||
+        !strcmp(key, "stream")) {
         if ((err = route_template_check(value)) != NULL)
             return err;
         if (value[0] == '\0')
@@ -323,8 +363,19 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
             list_add(&r->channels, &r->nchannels, value);
         else if (key[0] == 'p')
             list_add(&r->patterns, &r->npatterns, value);
+        else if (key[0] == 's')
+            list_add(&r->streams, &r->nstreams, value);
         else
             list_add(&r->topics, &r->ntopics, value);
+        return NULL;
+    }
+    if (!strcmp(key, "journal"))
+        return set_count(&r->journal, value, 0, 100000000);
+    if (!strcmp(key, "journal_age")) {
+        long long ms = config_parse_duration_ms(value);
+        if (ms < 0)
+            return "expected a duration such as 10m, 1h or 24h";
+        r->journal_age_ms = (unsigned long long)ms;
         return NULL;
     }
     if (!strcmp(key, "static"))
@@ -334,48 +385,34 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
                               : !strcmp(key, "data") ? &r->rules.data
                                                      : NULL;
     if (rule == NULL)
-        return "unknown route setting (path, channel, pattern, topic, static, event, id, data)";
+        return "unknown route setting (path, channel, pattern, stream, topic, journal, "
+               "journal_age, static, event, id, data)";
     struct field_rule parsed;
     if (field_rule_parse(key, value, &parsed, &err) != 0)
         return err;
     field_rule_clear(rule);
     *rule = parsed;
+    if (rule == &r->rules.event)
+        r->event_set = true;
     return NULL;
 }
 
 /* inih reads through this so that every handler call knows its line: the library's line
- * numbers reach handlers only when it is built with INI_HANDLER_LINENO, and Debian's is not. */
-struct reader {
-    FILE *fp;
-    int line;
-    bool too_long;
-};
-
-static char *read_line(char *str, int num, void *stream) {
-    struct reader *rd = stream;
-    if (fgets(str, num, rd->fp) == NULL)
-        return NULL;
-    rd->line++;
-    size_t n = strlen(str);
-    if (n > 0 && str[n - 1] != '\n' && !feof(rd->fp)) {
-        rd->too_long = true;
-        int c;
-        while ((c = fgetc(rd->fp)) != EOF && c != '\n')
-            ;
-        str[0] = '\0'; /* parse the rest of the file; the error is reported by the handler */
-    }
-    return str;
-}
-
+ * numbers reach handlers only when it is built with INI_HANDLER_LINENO, and Debian's is not.
+ * It also numbers sections, so that two [route a] sections in a row are told apart, and
+ * reports lines that are too long or hold a NUL byte (fgets could not tell those apart). */
 struct load {
     struct config *cfg;
     const char *file;
-    struct reader rd;
+    FILE *fp;
+    int line;    /* of the line inih was handed last */
+    int section; /* how many [section] lines so far */
     void (*errors)(const char *line);
     int nerrors;
-    int too_long_reported;
-    struct route_cfg *route; /* current [route NAME] section */
-    bool in_route_section, saw_route;
+    struct route_cfg *route;  /* current [route NAME] section */
+    int route_section;        /* and the section number it was started in */
+    struct route_cfg scratch; /* where a duplicate route's keys go */
+    bool saw_route;
 };
 
 static void report(struct load *ld, int line, const char *fmt, ...)
@@ -392,15 +429,52 @@ static void report(struct load *ld, int line, const char *fmt, ...) {
     ld->nerrors++;
 }
 
+static char *read_line(char *str, int num, void *stream) {
+    struct load *ld = stream;
+    int c, n = 0;
+    bool nul = false, too_long = false;
+    while ((c = getc(ld->fp)) != EOF) {
+        if (c == '\0')
+            nul = true;
+        else if (n < num - 2)
+            str[n++] = (char)c;
+        else if (c != '\n')
+            too_long = true;
+        if (c == '\n')
+            break;
+    }
+    if (c == EOF && n == 0 && !nul && !too_long)
+        return NULL;
+    ld->line++;
+    if (str[0] == '[' ||
+        (n > 0 && strspn(str, " \t") < (size_t)n && str[strspn(str, " \t")] == '['))
+        ld->section++;
+    if (nul || too_long) {
+        report(ld, ld->line, nul ? "a line holds a NUL byte" : "a line is longer than %d bytes",
+               num - 2);
+        n = 0; /* parse the rest of the file */
+    }
+    str[n] = '\0';
+    return str;
+}
+
 static int on_entry(void *user, const char *section, const char *key, const char *value) {
     struct load *ld = user;
-    int line = ld->rd.line;
+    int line = ld->line;
     if (!strncmp(section, "route ", 6)) {
         const char *name = section + 6;
-        if (ld->route == NULL || strcmp(ld->route->name, name) != 0) {
+        if (ld->route == NULL || ld->route_section != ld->section) {
             for (size_t i = 0; i < ld->cfg->nroutes; i++) {
-                if (!ld->cfg->default_routes && strcmp(ld->cfg->routes[i].name, name) == 0)
+                if (!ld->cfg->default_routes && strcmp(ld->cfg->routes[i].name, name) == 0) {
+                    /* Its keys are still checked, then dropped: one error, not a cascade. */
                     report(ld, line, "route '%s' is defined twice", name);
+                    route_clear(&ld->scratch);
+                    memset(&ld->scratch, 0, sizeof(ld->scratch));
+                    ld->scratch.name = xstrdup(name);
+                    ld->route = &ld->scratch;
+                    ld->route_section = ld->section;
+                    goto set;
+                }
             }
             if (!ld->saw_route) { /* the first [route] replaces the built-in ones */
                 routes_clear(ld->cfg);
@@ -408,7 +482,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
                 ld->saw_route = true;
             }
             ld->route = route_add(ld->cfg, name, ld->file, line);
+            ld->route_section = ld->section;
         }
+    set:;
         const char *err = route_set(ld->route, key, value);
         if (err)
             report(ld, line, "[route %s] %s = %s: %s", name, key, value, err);
@@ -424,20 +500,19 @@ static int on_entry(void *user, const char *section, const char *key, const char
 
 int config_load_file(struct config *cfg, const char *path, void (*errors)(const char *line)) {
     struct load ld = {.cfg = cfg, .file = path, .errors = errors};
-    ld.rd.fp = fopen(path, "r");
-    if (ld.rd.fp == NULL) {
+    ld.fp = fopen(path, "r");
+    if (ld.fp == NULL) {
         report(&ld, 0, "cannot open: %s", strerror(errno));
         return ld.nerrors;
     }
     /* inih's settings are process-wide; these are the only ones sse-bridge uses. */
     ini_max_line = CONFIG_MAX_LINE;
     ini_allow_multiline = false;
-    int rc = ini_parse_stream(read_line, &ld.rd, on_entry, &ld);
-    if (ld.rd.too_long)
-        report(&ld, ld.rd.line, "a line is longer than %d bytes", CONFIG_MAX_LINE - 2);
+    int rc = ini_parse_stream(read_line, &ld, on_entry, &ld);
     if (rc > 0)
         report(&ld, rc, "expected [section] or key = value");
-    fclose(ld.rd.fp);
+    fclose(ld.fp);
+    route_clear(&ld.scratch);
     return ld.nerrors;
 }
 
@@ -445,7 +520,10 @@ int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *),
                      void (*errors)(const char *line)) {
     static const struct {
         const char *var, *key;
-    } vars[] = {{"LISTEN", "listen"}, {"REDIS_URL", "redis"}, {"LOG_LEVEL", "log_level"}};
+    } vars[] = {{"LISTEN", "listen"},
+                {"REDIS_URL", "redis"},
+                {"LOG_LEVEL", "log_level"},
+                {"JOURNAL", "journal"}};
     int nerrors = 0;
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *value = getenv_fn(vars[i].var);
@@ -477,8 +555,22 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
         ROUTE_ERROR("has no path");
         return n;
     }
-    if (r->nchannels + r->npatterns + r->ntopics == 0)
-        ROUTE_ERROR("needs at least one channel, pattern or topic");
+    if (r->nchannels + r->npatterns + r->nstreams + r->ntopics == 0)
+        ROUTE_ERROR("needs at least one channel, pattern, stream or topic");
+    if (r->nstreams > 0 && r->nchannels + r->npatterns > 0)
+        ROUTE_ERROR("a route reads either streams or pub/sub channels, not both");
+    if (r->nstreams > 0 && (r->journal || r->journal_age_ms))
+        ROUTE_ERROR("a stream route needs no journal: the stream is its own history");
+    if (r->journal && r->journal_age_ms)
+        ROUTE_ERROR("journal (a length) and journal_age (an age) cannot be combined: pick one");
+    if (route_is_journalled(r) && r->rules.id.src != FIELD_NONE)
+        ROUTE_ERROR("id = ... cannot be used with a journal or stream: replay resumes from the "
+                    "stream entry ids the bridge sends as SSE ids, so they cannot come from the "
+                    "message; remove the id rule (or the journal)");
+    for (size_t i = 0; i < r->nstreams; i++) {
+        if (!route_template_params_in(r->streams[i], r->path))
+            ROUTE_ERROR("stream %s uses a parameter that the path does not have", r->streams[i]);
+    }
     for (size_t i = 0; i < r->nchannels; i++) {
         if (!route_template_params_in(r->channels[i], r->path))
             ROUTE_ERROR("channel %s uses a parameter that the path does not have", r->channels[i]);
@@ -496,15 +588,34 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
             ROUTE_ERROR("path %s is reserved for the bridge itself", r->path);
     }
     for (size_t j = 0; j < index; j++) {
-        if (strcmp(cfg->routes[j].path, r->path) == 0)
+        if (cfg->routes[j].path != NULL && strcmp(cfg->routes[j].path, r->path) == 0)
             ROUTE_ERROR("path %s is already used by route %s", r->path, cfg->routes[j].name);
     }
 #undef ROUTE_ERROR
     return n;
 }
 
+bool route_is_stream(const struct route_cfg *r) {
+    return r->nstreams > 0;
+}
+
+bool route_is_journalled(const struct route_cfg *r) {
+    return r->nstreams > 0 || r->journal > 0 || r->journal_age_ms > 0;
+}
+
 int config_validate(struct config *cfg, void (*errors)(const char *line)) {
     int n = 0;
+    /* The built-in routes journal by default (`journal`, --journal; 0 turns it off). */
+    for (size_t i = 0; cfg->default_routes && i < cfg->nroutes; i++)
+        cfg->routes[i].journal = cfg->journal;
+    /* Stream entries usually carry their event name in a field called "event". */
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        struct route_cfg *r = &cfg->routes[i];
+        if (route_is_stream(r) && !r->event_set && r->rules.event.src == FIELD_NONE) {
+            r->rules.event.src = FIELD_ENTRY;
+            r->rules.event.arg = xstrdup("event");
+        }
+    }
     if (cfg->nroutes > DEFAULT_ROUTE_LIMIT) {
         char line[128];
         snprintf(line, sizeof(line), "too many routes: %zu (at most %d)", cfg->nroutes,

@@ -40,7 +40,7 @@ static void reply_text(struct http *h, struct evhttp_request *req, int code, con
 
 static void reply_healthz(struct http *h, struct evhttp_request *req) {
     struct bridge *b = h->b;
-    int up = source_redis_up(b->redis);
+    int up = bridge_upstream_up(b);
     struct evbuffer *body = evbuffer_new();
     evbuffer_add_printf(body, "{\"status\":\"%s\",\"redis\":\"%s\",\"clients\":%zu}\n",
                         up ? "ok" : "degraded", up ? "up" : "down", b->nclients);
@@ -53,7 +53,8 @@ static void reply_healthz(struct http *h, struct evhttp_request *req) {
 
 static void reply_metrics(struct http *h, struct evhttp_request *req) {
     struct bridge *b = h->b;
-    struct metrics_gauges g = {b->nclients, hub_topic_count(b->hub), source_redis_up(b->redis)};
+    b->metrics.redis_reconnects = source_redis_reconnects(b->redis);
+    struct metrics_gauges g = {b->nclients, hub_topic_count(b->hub), bridge_upstream_up(b)};
     char text[4096];
     size_t n = metrics_render(&b->metrics, &g, text, sizeof(text));
     struct evbuffer *body = evbuffer_new();
@@ -97,6 +98,23 @@ static enum cors cors_apply(struct http *h, struct evhttp_request *req) {
     return CORS_ALLOWED;
 }
 
+/* The client's position, from the Last-Event-ID header that EventSource sends when it
+ * reconnects, or from a query parameter for clients that cannot set headers (the spellings
+ * other hubs and polyfills use). NULL: a new client. The result is owned by the request or
+ * the parsed query. */
+static const char *last_event_id(struct evhttp_request *req, struct evkeyvalq *query) {
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+    if (h != NULL && *h != '\0')
+        return h;
+    static const char *const names[] = {"lastEventID", "lastEventId", "last_event_id"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *v = evhttp_find_header(query, names[i]);
+        if (v != NULL && *v != '\0')
+            return v;
+    }
+    return NULL;
+}
+
 static const struct route *find_route(struct http *h, const char *path, struct route_params *params,
                                       int *bad_param) {
     *bad_param = 0;
@@ -127,13 +145,22 @@ static const char *collect_topics(struct http *h, const struct route *r,
     TAILQ_INIT(&q);
     if (query && evhttp_parse_query_str(query, &q) != 0)
         return "malformed query string";
-    *out = xcalloc(rc->nchannels + rc->npatterns + max, sizeof(**out));
+    size_t fixed = rc->nchannels + rc->npatterns + rc->nstreams;
+    *out = xcalloc(fixed + max, sizeof(**out));
     *n = 0;
-    for (size_t i = 0; i < rc->nchannels + rc->npatterns; i++) {
-        int is_channel = i < rc->nchannels;
-        const char *tmpl = is_channel ? rc->channels[i] : rc->patterns[i - rc->nchannels];
+    for (size_t i = 0; i < fixed; i++) {
+        const char *tmpl;
         struct wanted *w = &(*out)[(*n)++];
-        w->kind = is_channel ? TOPIC_CHANNEL : TOPIC_PATTERN;
+        if (i < rc->nchannels) {
+            tmpl = rc->channels[i];
+            w->kind = TOPIC_CHANNEL;
+        } else if (i < rc->nchannels + rc->npatterns) {
+            tmpl = rc->patterns[i - rc->nchannels];
+            w->kind = TOPIC_PATTERN;
+        } else {
+            tmpl = rc->streams[i - rc->nchannels - rc->npatterns];
+            w->kind = TOPIC_STREAM;
+        }
         if (route_expand(tmpl, params, w->name, sizeof(w->name)) < 0) {
             err = "channel name too long";
             goto done;
@@ -160,10 +187,10 @@ static const char *collect_topics(struct http *h, const struct route *r,
             goto done;
         }
         struct wanted *w = &(*out)[(*n)++];
-        w->kind = TOPIC_CHANNEL;
+        w->kind = route_is_stream(rc) ? TOPIC_STREAM : TOPIC_CHANNEL;
         snprintf(w->name, sizeof(w->name), "%s", kv->value);
     }
-    if (rc->ntopics > 0 && asked == 0 && rc->nchannels + rc->npatterns == 0)
+    if (rc->ntopics > 0 && asked == 0 && fixed == 0)
         err = "at least one topic parameter is needed, e.g. ?topic=news";
     else if (*n > max)
         err = "too many topics on one connection";
@@ -268,10 +295,20 @@ static void on_request(struct evhttp_request *req, void *arg) {
         evhttp_send_reply(req, 200, "OK", NULL);
         return;
     }
+    struct evkeyvalq query;
+    TAILQ_INIT(&query);
+    const char *qs = evhttp_uri_get_query(parsed);
+    if (qs != NULL)
+        evhttp_parse_query_str(qs, &query);
+    char *from = last_event_id(req, &query) ? xstrdup(last_event_id(req, &query)) : NULL;
+    evhttp_clear_headers(&query);
     struct client *c = client_open(b, req, r);
     for (size_t i = 0; c != NULL && i < ntopics; i++)
         client_subscribe(c, topics[i].kind, topics[i].name);
     free(topics);
+    if (c != NULL)
+        client_start_sync(c, from);
+    free(from);
 }
 
 struct http *http_new(struct bridge *b) {

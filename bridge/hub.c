@@ -27,17 +27,46 @@ struct hub *hub_new(unsigned linger_ms) {
     return hub;
 }
 
+void hub_sub_hold(struct hub_sub *s, struct msg *body, struct stream_id id) {
+    struct held *h = xmalloc(sizeof(*h));
+    h->body = body;
+    h->id = id;
+    h->next = NULL;
+    if (s->held_tail)
+        s->held_tail->next = h;
+    else
+        s->held = h;
+    s->held_tail = h;
+    s->held_bytes += body->len;
+}
+
+void hub_sub_drop_held(struct hub_sub *s) {
+    for (struct held *h = s->held, *next; h; h = next) {
+        next = h->next;
+        msg_unref(h->body);
+        free(h);
+    }
+    s->held = s->held_tail = NULL;
+    s->held_bytes = 0;
+}
+
+static void sub_free(struct hub_sub *s) {
+    hub_sub_drop_held(s);
+    free(s);
+}
+
 static void topic_free(struct topic *t) {
     struct feed *f = t->feeds;
     while (f) {
         struct feed *next_feed = f->next;
         for (struct hub_sub *s = f->subs, *next; s; s = next) {
             next = s->next;
-            free(s);
+            sub_free(s);
         }
         free(f);
         f = next_feed;
     }
+    free(t->journal_key);
     free(t->name);
     free(t);
 }
@@ -91,6 +120,7 @@ static struct topic *topic_get(struct hub *hub, enum topic_kind kind, const char
     t->name = xstrndup(name, len);
     t->name_len = len;
     t->kind = kind;
+    t->linger_ms = hub->linger_ms;
     size_t b = hash(kind, name, len) & (hub->nbuckets - 1);
     t->hash_next = hub->buckets[b];
     hub->buckets[b] = t;
@@ -133,7 +163,7 @@ void hub_leave(struct hub *hub, struct hub_sub *s, unsigned long long now_ms) {
         s->next->prev = s->prev;
     if (--t->nsubs == 0)
         t->idle_since_ms = now_ms;
-    free(s);
+    sub_free(s);
 }
 
 struct topic *hub_pin(struct hub *hub, enum topic_kind kind, const char *name) {
@@ -143,7 +173,21 @@ struct topic *hub_pin(struct hub *hub, enum topic_kind kind, const char *name) {
 }
 
 bool hub_topic_wanted(const struct hub *hub, const struct topic *t, unsigned long long now_ms) {
-    return t->nsubs > 0 || t->pinned || now_ms - t->idle_since_ms < hub->linger_ms;
+    (void)hub;
+    return t->nsubs > 0 || t->pinned || now_ms - t->idle_since_ms < t->linger_ms;
+}
+
+void hub_topic_journal(struct topic *t, const char *key, size_t maxlen,
+                       unsigned long long max_age_ms, unsigned linger_ms) {
+    if (t->journal_key == NULL)
+        t->journal_key = xstrdup(key);
+    /* Two routes journalling one topic: the longer retention and linger win. */
+    if (maxlen > t->journal_maxlen)
+        t->journal_maxlen = maxlen;
+    if (max_age_ms > t->journal_max_age_ms)
+        t->journal_max_age_ms = max_age_ms;
+    if (linger_ms > t->linger_ms)
+        t->linger_ms = linger_ms;
 }
 
 void hub_prune(struct topic *t) {

@@ -67,15 +67,36 @@ static const char *param_get(const struct route_params *params, const char *name
     return NULL;
 }
 
-/* Whether path_tmpl has a placeholder called name. */
-static bool template_has(const char *tmpl, const char *name, size_t name_len) {
+/* How many placeholders of tmpl are called name. */
+static size_t template_count(const char *tmpl, const char *name, size_t name_len) {
+    size_t count = 0;
     for (const char *s = strchr(tmpl, '{'); s; s = strchr(s + 1, '{')) {
         const char *n;
         size_t nl;
         if (placeholder(s, &n, &nl) && nl == name_len && memcmp(n, name, nl) == 0)
-            return true;
+            count++;
     }
-    return false;
+    return count;
+}
+
+static bool template_has(const char *tmpl, const char *name, size_t name_len) {
+    return template_count(tmpl, name, name_len) > 0;
+}
+
+const char *route_path_check(const char *path) {
+    for (const char *seg = path; *seg;) {
+        seg++; /* past '/' */
+        size_t len = strcspn(seg, "/");
+        const char *brace = memchr(seg, '{', len);
+        const char *name;
+        size_t name_len;
+        if (brace != NULL && placeholder(seg, &name, &name_len) != len)
+            return "a placeholder must be a whole path segment, like /events/{id}";
+        if (brace != NULL && template_count(path, name, name_len) > 1)
+            return "a placeholder name is used twice";
+        seg += len;
+    }
+    return NULL;
 }
 
 bool route_template_params_in(const char *tmpl, const char *path_tmpl) {
@@ -102,7 +123,8 @@ enum route_match_result route_match(const char *tmpl, const char *path, struct r
         size_t tl = strcspn(tmpl, "/"), pl = strcspn(path, "/");
         const char *name;
         size_t name_len;
-        if (placeholder(tmpl, &name, &name_len) == tl) {
+        size_t ph = placeholder(tmpl, &name, &name_len);
+        if (ph != 0 && ph == tl) {
             if (pl == 0)
                 return ROUTE_NO_MATCH;
             if (!route_name_valid(path, pl) || out->n == ROUTE_MAX_PARAMS) {
@@ -126,6 +148,8 @@ enum route_match_result route_match(const char *tmpl, const char *path, struct r
 
 int route_expand(const char *tmpl, const struct route_params *params, char *out, size_t cap) {
     size_t len = 0;
+    if (cap == 0)
+        return -1;
     for (const char *s = tmpl; *s;) {
         const char *name, *piece = s;
         size_t name_len, piece_len = 1, n = placeholder(s, &name, &name_len);
@@ -147,10 +171,18 @@ int route_expand(const char *tmpl, const struct route_params *params, char *out,
     return (int)len;
 }
 
-/* Backtracking match of topic against tmpl, where a free placeholder takes 1..n name bytes.
- * Templates hold at most ROUTE_MAX_PARAMS placeholders and topics PARAM_MAX_LEN bytes, so the
- * search stays small. */
-static bool topic_match(const char *tmpl, const struct route_params *params, const char *topic) {
+/* Matches topic against tmpl, where a free placeholder takes 1..n name bytes. Backtracking
+ * alone is exponential in the number of placeholders (a client chooses the topic), so each
+ * (placeholder, topic offset) pair that failed is remembered and never tried again: at most
+ * ROUTE_MAX_PARAMS x (PARAM_MAX_LEN + 1) attempts. */
+struct topic_match {
+    const struct route_params *params;
+    const char *topic;
+    bool failed[ROUTE_MAX_PARAMS + 1][PARAM_MAX_LEN + 1];
+};
+
+static bool topic_match(struct topic_match *m, const char *tmpl, size_t at, int index) {
+    const char *topic = m->topic + at;
     while (*tmpl) {
         const char *name;
         size_t name_len, n = placeholder(tmpl, &name, &name_len);
@@ -159,23 +191,31 @@ static bool topic_match(const char *tmpl, const struct route_params *params, con
                 return false;
             continue;
         }
-        const char *bound = param_get(params, name, name_len);
+        at = (size_t)(topic - m->topic);
+        if (index > ROUTE_MAX_PARAMS || at > PARAM_MAX_LEN || m->failed[index][at])
+            return false;
+        const char *bound = param_get(m->params, name, name_len);
+        bool ok = false;
         if (bound != NULL) {
             size_t bl = strlen(bound);
-            if (strncmp(topic, bound, bl) != 0)
-                return false;
-            tmpl += n, topic += bl;
-            continue;
+            ok = strncmp(topic, bound, bl) == 0 && topic_match(m, tmpl + n, at + bl, index + 1);
+        } else {
+            for (size_t take = strlen(topic); take > 0 && !ok; take--)
+                ok = topic_match(m, tmpl + n, at + take, index + 1);
         }
-        for (size_t take = strlen(topic); take > 0; take--) {
-            if (topic_match(tmpl + n, params, topic + take))
-                return true;
-        }
-        return false;
+        if (!ok)
+            m->failed[index][at] = true;
+        return ok;
     }
     return *topic == '\0';
 }
 
 bool route_topic_allowed(const char *tmpl, const struct route_params *params, const char *topic) {
-    return route_name_valid(topic, strlen(topic)) && topic_match(tmpl, params, topic);
+    if (!route_name_valid(topic, strlen(topic)))
+        return false;
+    struct topic_match m;
+    memset(&m, 0, sizeof(m));
+    m.params = params;
+    m.topic = topic;
+    return topic_match(&m, tmpl, 0, 0);
 }

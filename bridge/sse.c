@@ -107,3 +107,13 @@ struct msg *sse_comment_frame(const char *text) {
     m->len = (size_t)(p - m->data);
     return m;
 }
+
+struct msg *sse_id_frame(const char *id, size_t len) {
+    struct msg *m = msg_new(len + 6);
+    char *p = put(m->data, "id: ", 4);
+    p = put_stripped(p, id, len, 0);
+    *p++ = '\n';
+    *p++ = '\n';
+    m->len = (size_t)(p - m->data);
+    return m;
+}

@@ -33,6 +33,13 @@ int field_rule_parse(const char *field, const char *spec, struct field_rule *out
         }
         out->src = FIELD_JSON;
         out->arg = xstrdup(key);
+    } else if (starts_with(spec, "field:")) {
+        if (spec[6] == '\0') {
+            *err = "field: needs a stream entry field name";
+            return -1;
+        }
+        out->src = FIELD_ENTRY;
+        out->arg = xstrdup(spec + 6);
     } else if (strcmp(spec, "channel") == 0) {
         out->src = FIELD_CHANNEL;
     } else if (starts_with(spec, "channel:")) {
@@ -45,8 +52,8 @@ int field_rule_parse(const char *field, const char *spec, struct field_rule *out
         out->src = FIELD_CHANNEL;
         out->segment = (int)n;
     } else {
-        *err = is_data ? "expected payload or json:KEY"
-                       : "expected none, fixed:NAME, json:KEY, channel or channel:N";
+        *err = is_data ? "expected payload, json:KEY or field:NAME"
+                       : "expected none, fixed:NAME, json:KEY, field:NAME, channel or channel:N";
         return -1;
     }
     return 0;
@@ -115,6 +122,16 @@ static int apply(const struct field_rule *r, const struct translate_in *in, cons
         *out = r->arg;
         *out_len = strlen(r->arg);
         return 1;
+    case FIELD_ENTRY:
+        for (size_t i = 0; i < in->nfields; i++) {
+            if (in->field_lens[2 * i] == strlen(r->arg) &&
+                memcmp(in->fields[2 * i], r->arg, in->field_lens[2 * i]) == 0) {
+                *out = in->fields[2 * i + 1];
+                *out_len = in->field_lens[2 * i + 1];
+                return 1;
+            }
+        }
+        return 0;
     case FIELD_CHANNEL:
         if (r->segment == 0) {
             *out = in->channel;

@@ -16,8 +16,20 @@
 #include "hub.h"
 #include "metrics.h"
 #include "msg.h"
+#include "streamid.h"
+#include "translate.h"
 
 struct client;
+
+/* One journalled event: a stream entry (read with XREAD or XRANGE), or a pub/sub message that
+ * the journal just wrote. `in` holds what translation reads. */
+struct entry {
+    bool has_id;
+    struct stream_id id;
+    bool gap; /* a gap marker: in.payload holds the reason */
+    struct translate_in in;
+    char *owned; /* a payload made for the occasion; bridge_entry_clear frees it */
+};
 
 /* A configured route, ready for matching; rules point into cfg. */
 struct route {
@@ -34,6 +46,8 @@ struct bridge {
     struct hub *hub;
     struct http *http;
     struct source_redis *redis;
+    struct source_stream *streams;
+    struct journal *journal;
     struct metrics metrics;
     enum bridge_state state;
 
@@ -43,6 +57,7 @@ struct bridge {
     struct msg *retry_frame;     /* sent first on every stream; NULL when retry is 0 */
     struct msg *heartbeat_frame; /* ": heartbeat" comment */
     struct msg *shutdown_frame;  /* the close event sent on SIGTERM */
+    struct msg *blank_frame;     /* "\n": ends an event body that carries no id */
     struct evbuffer *scratch;    /* carries one frame reference into evhttp; always empty */
 
     struct event *heartbeat_ev, *sweep_ev, *drain_ev, *sigterm_ev, *sigint_ev;
@@ -55,8 +70,12 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg);
 int bridge_start(struct bridge *b);
 void bridge_free(struct bridge *b);
 
-/* Milliseconds of the loop's cached clock (monotonic). */
+/* Milliseconds of the loop's cached clock. */
 unsigned long long bridge_now_ms(const struct bridge *b);
+/* Milliseconds since the epoch (journal ages compare with stream ids). */
+unsigned long long bridge_wall_ms(const struct bridge *b);
+/* Whether every Redis connection in use is up (/healthz). */
+bool bridge_upstream_up(const struct bridge *b);
 
 /* One upstream message: `subject` is the topic it arrived on (channel or pattern), `channel`
  * the channel it was published to. Buffers are the caller's; nothing is kept. */
@@ -64,7 +83,25 @@ void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject,
                     const char *channel, size_t channel_len, const char *payload,
                     size_t payload_len);
 
+/* A journalled event for topic t (from the journal writer or the stream reader): encoded once
+ * per route and handed to each subscriber, which holds it while syncing and drops it if it
+ * is not newer than what it has. */
+void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry *e);
+
+/* Fills e->in (and e->gap) from a stream entry's fields: a journal entry's channel and
+ * payload, or for a stream route, its "data" field (or all fields as a JSON object). */
+void bridge_entry_from_fields(const struct topic *t, struct entry *e);
+void bridge_entry_clear(struct entry *e);
+
+/* The event without id line and final blank line, for route r: translated, or for a gap, the
+ * gap event. `json` caches the payload's parse across calls for one entry (start NULL with
+ * *parsed false; the caller decrefs). */
+struct msg *bridge_entry_body(struct bridge *b, const struct route_cfg *r, const struct entry *e,
+                              json_t **json, bool *parsed);
+
 /* Asks the upstream to follow the hub for this topic (after a join, leave or pin). */
 void bridge_sync_topic(struct bridge *b, struct topic *t);
+/* Makes a new topic journalled as route r says (no-op for routes without journal). */
+void bridge_topic_setup(struct bridge *b, struct topic *t, const struct route_cfg *r);
 
 #endif

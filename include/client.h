@@ -36,8 +36,23 @@ struct client {
 /* Sends the response head (the caller has added CORS headers) and the retry frame. Returns
  * NULL when the client was cut off at once (client_buffer below one frame). */
 struct client *client_open(struct bridge *b, struct evhttp_request *req, const struct route *r);
-/* Joins one topic; a topic the client already has is not joined twice. */
+/* Joins one topic; a topic the client already has is not joined twice. On a journalled
+ * route the subscription starts `syncing` (live events held) until client_start_sync. */
 void client_subscribe(struct client *c, enum topic_kind kind, const char *name);
+/* Journalled routes: brings every topic up to date from `last_event_id` (NULL: a new client)
+ * through the journal, then live. Returns -1 if the client was cut off meanwhile. */
+int client_start_sync(struct client *c, const char *last_event_id);
+/* A journalled entry for subscriber s: held while syncing, dropped if not newer than what s
+ * has, else sent as body + id ("id: X" for one topic, the composite id for several). */
+int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, const struct entry *e,
+                      struct msg *shared_id_frame);
+/* A replayed entry (the journal, while s is syncing). */
+int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry *e);
+/* s is up to date at `pos`: held events newer than what it was sent are sent (a new client,
+ * which was sent nothing, gets every held event: all came after it registered), then it is
+ * live from max(pos, last sent). When no topic of the client is syncing any more, its
+ * position is sent ("id: X" alone). -1: cut off. */
+int client_sync_done(struct client *c, struct hub_sub *s, struct stream_id pos);
 /* Queues a frame. Returns 0, or -1 when the client was cut off (and freed) instead. */
 int client_send(struct client *c, struct msg *m);
 void client_finish(struct client *c);

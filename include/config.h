@@ -17,9 +17,15 @@ struct route_cfg {
     size_t nchannels;
     char **patterns; /* pattern templates (PSUBSCRIBE) */
     size_t npatterns;
-    char **topics; /* templates of the ?topic= values a client may ask for */
+    char **streams; /* stream key templates (XREAD) */
+    size_t nstreams;
+    char **topics; /* templates of the ?topic= values a client may ask for: channels, or
+                      stream keys on a stream route */
     size_t ntopics;
-    bool pinned; /* `static = true`: subscribed at start, never dropped */
+    size_t journal;                    /* entries kept per channel (0: no journal) */
+    unsigned long long journal_age_ms; /* or: entries younger than this */
+    bool event_set;                    /* `event` given (stream routes default field:event) */
+    bool pinned;                       /* `static = true`: subscribed at start, never dropped */
     struct translate_rules rules;
     char *file; /* where the route was defined, for messages */
     int line;
@@ -48,6 +54,12 @@ struct config {
     size_t ncors_origins;
     bool cors_credentials;
     char *log_level;
+    size_t journal;       /* journal length of the built-in routes */
+    char *journal_prefix; /* key of a channel's journal: prefix + channel name */
+    unsigned journal_linger_ms;
+    size_t replay_batch;
+    size_t replay_inflight;
+    char *gap_event;
     struct route_cfg *routes;
     size_t nroutes;
     bool default_routes; /* no [route] in the config: the two built-in routes */
@@ -65,7 +77,12 @@ int config_load_file(struct config *cfg, const char *path, void (*errors)(const 
  * and flags do. Returns NULL, or a static explanation of what is wrong with the value. */
 const char *config_set(struct config *cfg, const char *key, const char *value);
 
-/* Environment overrides: LISTEN, REDIS_URL, LOG_LEVEL. `getenv_fn` is getenv in the daemon. */
+/* Whether clients of this route get journal/stream ids and replay. */
+bool route_is_journalled(const struct route_cfg *r);
+bool route_is_stream(const struct route_cfg *r);
+
+/* Environment overrides: LISTEN, REDIS_URL, LOG_LEVEL, JOURNAL. `getenv_fn` is getenv in the
+ * daemon. */
 int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *),
                      void (*errors)(const char *line));
 

@@ -30,6 +30,18 @@
 #define DEFAULT_BACKOFF_MAX_MS 10000 /* cap of the exponential reconnect delay */
 #define DEFAULT_REDIS_CONNECT_TIMEOUT_MS 5000
 
+/* Journal and replay (Redis streams). */
+#define DEFAULT_JOURNAL 1000                  /* entries kept per channel by the built-in routes */
+#define DEFAULT_JOURNAL_PREFIX "sse:journal:" /* key of a channel's journal: prefix + channel */
+#define DEFAULT_JOURNAL_LINGER_MS                                                                  \
+    60000                            /* keep journalling a channel this long after its             \
+                                        last client, so a reconnecting browser misses              \
+                                        nothing */
+#define DEFAULT_REPLAY_BATCH 500     /* entries per XRANGE page of a replay */
+#define DEFAULT_REPLAY_INFLIGHT 32   /* replay reads outstanding at once, all clients */
+#define DEFAULT_GAP_EVENT "gap"      /* event telling a client its history has a hole */
+#define DEFAULT_STREAM_BLOCK_MS 5000 /* XREAD BLOCK timeout of stream routes */
+
 /* Path parameters and topics a client may name: length and the charset that keeps them from
  * widening a subscription (no glob or MQTT wildcard characters, no "..", no separators). */
 #define PARAM_MAX_LEN 128

@@ -17,7 +17,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum topic_kind { TOPIC_CHANNEL, TOPIC_PATTERN };
+#include "msg.h"
+#include "streamid.h"
+
+/* Channels and patterns come from Redis pub/sub (and may be journalled into a stream);
+ * streams are read with XREAD. */
+enum topic_kind { TOPIC_CHANNEL, TOPIC_PATTERN, TOPIC_STREAM };
 
 enum upstream_state {
     UPSTREAM_NONE,          /* not subscribed upstream */
@@ -26,11 +31,26 @@ enum upstream_state {
     UPSTREAM_UNSUBSCRIBING, /* UNSUBSCRIBE sent, reply pending */
 };
 
+/* A live event held for a subscriber that is still replaying (see `syncing`). */
+struct held {
+    struct msg *body; /* the event without id line and final blank line; one reference */
+    struct stream_id id;
+    struct held *next;
+};
+
 struct hub_sub {
     struct hub_sub *prev, *next;
     struct feed *feed;
     struct topic *topic;
     void *client;
+    /* Journalled topics only. While `syncing`, the client is catching up from the journal and
+     * live events are held, in order; afterwards any event at or below `last_id` is dropped,
+     * so the seam between replay and live has no gap and no duplicate. */
+    bool syncing;
+    struct stream_id last_id;
+    struct held *held, *held_tail;
+    size_t held_bytes;
+    void *sync_job; /* the journal's replay job while syncing; cleared when the sub goes */
 };
 
 struct feed {
@@ -47,10 +67,21 @@ struct topic {
     size_t nsubs;
     bool pinned;                      /* static route: wanted with no clients */
     unsigned long long idle_since_ms; /* when nsubs last fell to 0 */
+    unsigned linger_ms;               /* how long it stays wanted after that */
     struct feed *feeds;
     struct topic *hash_next;
+    /* Journal: the stream that keeps this topic's history (a stream topic is its own). */
+    char *journal_key;                     /* NULL: not journalled */
+    size_t journal_maxlen;                 /* XADD MAXLEN ~ (0: none) */
+    unsigned long long journal_max_age_ms; /* XADD MINID ~ now - age (0: none) */
+    struct stream_id last_id; /* newest entry written (journal) or read (stream cursor) */
+    bool cursor_known;        /* last_id is the current end of the stream */
+    bool journal_seen;        /* journalled before by this process (a resubscription) */
+    bool gap_pending;         /* a gap marker is owed to the journal (writer was down) */
+    unsigned pending;         /* Redis requests about it in flight: not freed meanwhile */
 };
 
+/* `linger_ms` is the default linger of new topics (journalled ones get their own). */
 struct hub *hub_new(unsigned linger_ms);
 void hub_free(struct hub *hub);
 
@@ -59,11 +90,18 @@ struct topic *hub_find(struct hub *hub, enum topic_kind kind, const char *name, 
 struct hub_sub *hub_join(struct hub *hub, enum topic_kind kind, const char *name,
                          const void *feed_key, void *client);
 void hub_leave(struct hub *hub, struct hub_sub *sub, unsigned long long now_ms);
+/* Appends a held event (takes the caller's reference to body). */
+void hub_sub_hold(struct hub_sub *sub, struct msg *body, struct stream_id id);
+/* Frees the held events. */
+void hub_sub_drop_held(struct hub_sub *sub);
 /* A topic that stays wanted without clients (static routes). */
 struct topic *hub_pin(struct hub *hub, enum topic_kind kind, const char *name);
 
 /* Subscribers, pinned, or left less than the linger period ago. */
 bool hub_topic_wanted(const struct hub *hub, const struct topic *t, unsigned long long now_ms);
+/* Makes t journalled into key (a copy is kept) with the given retention. */
+void hub_topic_journal(struct topic *t, const char *key, size_t maxlen,
+                       unsigned long long max_age_ms, unsigned linger_ms);
 /* Frees a topic nothing wants any more; the upstream must have let go (UPSTREAM_NONE). */
 void hub_remove(struct hub *hub, struct topic *t);
 /* Frees the topic's feeds that have no subscriber left. */

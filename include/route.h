@@ -30,6 +30,9 @@ bool route_name_valid(const char *s, size_t n);
 /* Checks a template's syntax: balanced braces, names of [A-Za-z0-9_] up to 31 bytes, at most
  * ROUTE_MAX_PARAMS of them. Returns NULL, or a static explanation. */
 const char *route_template_check(const char *tmpl);
+/* Checks a path template beyond route_template_check: each placeholder is a whole segment
+ * and no name appears twice. Returns NULL, or a static explanation. */
+const char *route_path_check(const char *path);
 /* Whether every {name} of tmpl is one of path_tmpl's parameters. */
 bool route_template_params_in(const char *tmpl, const char *path_tmpl);
 bool route_template_has_params(const char *tmpl);

@@ -32,6 +32,11 @@ size_t sse_encode(char *out, const struct sse_fields *f);
 /* Both of the above into a new shared frame (one reference, the caller's). */
 struct msg *sse_frame(const struct sse_fields *f);
 
+/* "id: X\n\n" (CR/LF removed): after an event body it ends the event with that id; alone, it
+ * sets the client's last event id without dispatching anything (the spec dispatches only
+ * events with data), which is how a new stream tells the browser its position. */
+struct msg *sse_id_frame(const char *id, size_t len);
+
 /* "retry: ms\n\n" and ": text\n\n" frames, for the stream start and heartbeats. */
 struct msg *sse_retry_frame(unsigned ms);
 struct msg *sse_comment_frame(const char *text);

@@ -19,6 +19,7 @@ enum field_src {
     FIELD_JSON,    /* a member of a JSON object payload: "json:KEY" or "json:a.b" */
     FIELD_CHANNEL, /* the channel name: "channel", or its Nth segment: "channel:N" (1-based,
                       segments split at '.', ':' and '/') */
+    FIELD_ENTRY,   /* a field of a Redis stream entry: "field:NAME" */
 };
 
 struct field_rule {
@@ -44,6 +45,10 @@ struct translate_in {
     const char *payload;
     size_t payload_len;
     json_t *json; /* the payload parsed as a JSON object, or NULL (not JSON, not needed) */
+    /* A stream entry's fields, name/value pairs (NULL for pub/sub messages). */
+    const char *const *fields;
+    const size_t *field_lens;
+    size_t nfields; /* pairs */
 };
 
 /* Result of one translation: fields pointing into the input, the rules, or `owned` strings

@@ -75,7 +75,7 @@ async function stopChild(child, signal = 'SIGTERM', timeout = 10000) {
 
 // A real redis-server on a free loopback port. `t` is the node:test context: the server is
 // stopped when the test ends, pass or fail.
-export async function startRedis(t, { appendonly = false } = {}) {
+export async function startRedis(t, { appendonly = false, args = [] } = {}) {
   const dir = tempDir('sse-bridge-redis-');
   const port = await freePort();
   const redis = { port, dir, url: `redis://127.0.0.1:${port}`, child: null };
@@ -83,6 +83,7 @@ export async function startRedis(t, { appendonly = false } = {}) {
     redis.child = track(spawn('redis-server', [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
       '--appendonly', appendonly ? 'yes' : 'no', '--daemonize', 'no', '--protected-mode', 'yes',
+      ...args,
     ], { stdio: ['ignore', 'ignore', 'inherit'] }));
     const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0,
       retryStrategy: () => null, enableOfflineQueue: false });
@@ -239,4 +240,30 @@ export function rawRequest(port, text, { timeout = 5000 } = {}) {
     sock.on('error', reject);
     sock.setTimeout(timeout, () => { sock.destroy(); resolve(data); });
   });
+}
+
+// Publishes {"seq": n} to a channel (or XADDs it to a stream) every millisecond or so until
+// stopped; returns the count sent. For seam tests: clients come and go while it runs.
+export function startPublisher(client, { channel = null, stream = null, perTick = 3 } = {}) {
+  const pub = { seq: 0, running: true, acked: [] };
+  pub.done = (async () => {
+    while (pub.running) {
+      const batch = client.pipeline();
+      for (let i = 0; i < perTick; i++) {
+        const msg = JSON.stringify({ seq: pub.seq++ });
+        if (stream) batch.xadd(stream, '*', 'data', msg);
+        else batch.publish(channel, msg);
+      }
+      const results = await batch.exec();
+      for (const [err, res] of results) if (!err && stream) pub.acked.push(res);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  pub.stop = async () => { pub.running = false; await pub.done; return pub.seq; };
+  return pub;
+}
+
+// Asserts that a list of {seq} payloads is exactly first..first+n-1: none missing, none twice.
+export function seqsOf(events) {
+  return events.filter((e) => e.event !== 'gap').map((e) => JSON.parse(e.data).seq);
 }

@@ -1,0 +1,188 @@
+// Replay from the journal: Last-Event-ID (header or query) gets exactly what was missed, then
+// live; the seam between replay and live has no gap and no duplicate, even while messages
+// keep coming; malformed, unknown and trimmed ids behave as documented.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BRIDGE, tempDir, startRedis, startBridge, sseCat, waitSubscribed, startPublisher,
+  seqsOf } from './lib/harness.mjs';
+
+function cmpId(a, b) {
+  const [am, as] = a.split('-').map(BigInt);
+  const [bm, bs] = b.split('-').map(BigInt);
+  return am === bm ? (as < bs ? -1 : as > bs ? 1 : 0) : (am < bm ? -1 : 1);
+}
+
+function assertIncreasing(ids) {
+  for (let i = 1; i < ids.length; i++) assert.ok(cmpId(ids[i - 1], ids[i]) < 0, `${ids[i - 1]} < ${ids[i]}`);
+}
+
+async function publishSeq(pub, channel, from, to) {
+  for (let i = from; i <= to; i++) await pub.publish(channel, JSON.stringify({ seq: i }));
+}
+
+for (const [how, pass] of [
+  ['the Last-Event-ID header', (id) => ({ headers: [`Last-Event-ID: ${id}`], query: '' })],
+  ['the lastEventID query parameter', (id) => ({ headers: [], query: `?lastEventID=${id}` })],
+  ['the last_event_id query parameter', (id) => ({ headers: [], query: `?last_event_id=${id}` })],
+]) {
+  test(`read 10, miss 20, come back with ${how}: exactly those 20, then live`, async (t) => {
+    const redis = await startRedis(t);
+    const bridge = await startBridge(t, { redis });
+    const pub = redis.client();
+    const first = sseCat(t, `${bridge.url}/events/orders`, { count: 10 });
+    await first.waitOpen();
+    await waitSubscribed(pub, 'orders', 1);
+    await publishSeq(pub, 'orders', 1, 10);
+    assert.equal((await first.done()).code, 0);
+    assert.deepEqual(seqsOf(first.events), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const last = first.events[9].id;
+
+    await publishSeq(pub, 'orders', 11, 30); // nobody connected: the journal keeps them
+    const { headers, query } = pass(last);
+    const second = sseCat(t, `${bridge.url}/events/orders${query}`, { count: 21, headers });
+    await second.waitEvents(20);
+    await publishSeq(pub, 'orders', 31, 31);
+    assert.equal((await second.done()).code, 0);
+    assert.deepEqual(seqsOf(second.events), [...Array(21).keys()].map((i) => i + 11));
+    assertIncreasing([last, ...second.events.map((e) => e.id)]);
+  });
+}
+
+test('the seam under continuous publishing: 25 reconnects, every message exactly once', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis });
+  const pub = redis.client();
+  const warm = sseCat(t, `${bridge.url}/events/seam`);
+  await warm.waitOpen();
+  await waitSubscribed(pub, 'seam', 1);
+  const publisher = startPublisher(redis.client(), { channel: 'seam' });
+  let lastId = null;
+  const all = [];
+  for (let i = 0; i < 25; i++) {
+    const count = 5 + ((i * 7) % 40);
+    const cat = sseCat(t, `${bridge.url}/events/seam`, { count,
+      headers: lastId ? [`Last-Event-ID: ${lastId}`] : [] });
+    assert.equal((await cat.done()).code, 0, `iteration ${i}`);
+    const events = cat.events.slice(0, count);
+    all.push(...events);
+    lastId = events[events.length - 1].id;
+  }
+  await publisher.stop();
+  await warm.stop();
+  const seqs = seqsOf(all);
+  const first = seqs[0];
+  assert.deepEqual(seqs, seqs.map((_, k) => first + k), 'contiguous: none missing, none repeated');
+  assertIncreasing(all.map((e) => e.id));
+  assert.ok(seqs.length >= 25 * 5);
+});
+
+test('multi-topic connection: the composite id resumes every topic', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis });
+  const pub = redis.client();
+  const url = `${bridge.url}/events?topic=a&topic=b`;
+  const first = sseCat(t, url, { count: 2 });
+  await first.waitOpen();
+  await waitSubscribed(pub, 'a', 1);
+  await waitSubscribed(pub, 'b', 1);
+  await pub.publish('a', 'a1');
+  await pub.publish('b', 'b1');
+  assert.equal((await first.done()).code, 0);
+  const last = first.events[1].id;
+  assert.match(last, /^\d+-\d+,\d+-\d+$/, 'one position per topic, in request order');
+  await pub.publish('b', 'b2');
+  await pub.publish('a', 'a2');
+  await pub.publish('a', 'a3');
+  const second = sseCat(t, url, { count: 3, headers: [`Last-Event-ID: ${last}`] });
+  assert.equal((await second.done()).code, 0);
+  const got = second.events.map((e) => `${e.event}:${e.data}`);
+  assert.deepEqual(got.filter((g) => g.startsWith('a:')), ['a:a2', 'a:a3']);
+  assert.deepEqual(got.filter((g) => g.startsWith('b:')), ['b:b2']);
+});
+
+test('a new client learns its position before any event, so it misses nothing', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis });
+  const pub = redis.client();
+  const raw = sseCat(t, `${bridge.url}/events/quiet`);
+  await raw.waitOpen();
+  await waitSubscribed(pub, 'quiet', 1);
+  await pub.publish('quiet', 'one'); // makes the journal's end known
+  await raw.waitEvents(1);
+  await raw.stop();
+  // A brand-new client is told the position with a bare "id:" line; when it comes back with
+  // it, it gets what was published in between.
+  const fresh = await fetch(`${bridge.url}/events/quiet`);
+  const reader = fresh.body.getReader();
+  let text = '';
+  while (!/id: \d+-\d+\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+  reader.cancel();
+  const position = /id: (\d+-\d+)\n\n/.exec(text)[1];
+  assert.equal(position, raw.events[0].id);
+  await pub.publish('quiet', 'two');
+  const back = sseCat(t, `${bridge.url}/events/quiet`, { count: 1, headers: [`Last-Event-ID: ${position}`] });
+  assert.equal((await back.done()).code, 0);
+  assert.equal(back.events[0].data, 'two');
+});
+
+test('malformed, unknown and trimmed ids', async (t) => {
+  // Small stream nodes so that MAXLEN ~ really trims in a small test.
+  const redis = await startRedis(t, { args: ['--stream-node-max-entries', '4'] });
+  const bridge = await startBridge(t, { redis, config: `
+[route short]
+path = /short/{name}
+channel = short.{name}
+journal = 8
+` });
+  const pub = redis.client();
+  const first = sseCat(t, `${bridge.url}/short/x`, { count: 1 });
+  await first.waitOpen();
+  await waitSubscribed(pub, 'short.x', 1);
+  await publishSeq(pub, 'short.x', 1, 1);
+  assert.equal((await first.done()).code, 0);
+  const oldId = first.events[0].id;
+  await publishSeq(pub, 'short.x', 2, 60);
+  assert.ok(Number(await pub.xlen('sse:journal:short.x')) < 30, 'the journal was trimmed');
+
+  // Trimmed past the client's id: a gap event, then what is left, up to the end.
+  const trimmed = sseCat(t, `${bridge.url}/short/x`, { count: 2, headers: [`Last-Event-ID: ${oldId}`] });
+  await trimmed.waitEvents(2);
+  await trimmed.stop();
+  assert.equal(trimmed.events[0].event, 'gap');
+  assert.deepEqual(JSON.parse(trimmed.events[0].data), { topic: 'short.x', reason: 'truncated' });
+  const rest = sseCat(t, `${bridge.url}/short/x`, { count: 100, timeout: 2,
+    headers: [`Last-Event-ID: ${oldId}`] });
+  await rest.done();
+  const seqs = seqsOf(rest.events);
+  assert.equal(seqs[seqs.length - 1], 60, 'replayed up to the newest');
+  assert.deepEqual(seqs, seqs.map((_, k) => seqs[0] + k), 'what is left is contiguous');
+
+  // Malformed: a gap event saying so, then live from now on.
+  const bad = sseCat(t, `${bridge.url}/short/x`, { count: 2, headers: ['Last-Event-ID: not-an-id'] });
+  await bad.waitEvents(1);
+  await publishSeq(pub, 'short.x', 61, 61);
+  assert.equal((await bad.done()).code, 0);
+  assert.deepEqual(JSON.parse(bad.events[0].data), { topic: 'short.x', reason: 'invalid-id' });
+  assert.deepEqual(seqsOf(bad.events), [61]);
+
+  // From the future (a journal that was lost): a gap event, then live.
+  const future = sseCat(t, `${bridge.url}/short/x`, { count: 2,
+    headers: ['Last-Event-ID: 99999999999999-0'] });
+  await future.waitEvents(1);
+  await publishSeq(pub, 'short.x', 62, 62);
+  assert.equal((await future.done()).code, 0);
+  assert.deepEqual(JSON.parse(future.events[0].data), { topic: 'short.x', reason: 'unknown-id' });
+  assert.deepEqual(seqsOf(future.events), [62]);
+});
+
+test('an id taken from the message cannot be combined with a journal', () => {
+  const dir = tempDir();
+  const file = join(dir, 'bad.ini');
+  writeFileSync(file, '[route r]\npath = /r\nchannel = r\nid = json:id\njournal = 100\n');
+  const r = spawnSync(BRIDGE, ['--config', file, '--check-config'], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /bad\.ini:2: \[route r\] id = \.\.\. cannot be used with a journal/);
+});

@@ -1,0 +1,992 @@
+/* config: defaults, INI files (the configs directory, relative to tests/unit where ctest runs
+ * this), single settings, the environment, and the duration and size parsers. One row per case.
+ * Every error line is compared whole, "file:line: message", since that line is all an operator
+ * sees. Rows that load a file or parse a size run in a child process each: a row that crashes
+ * the loader is reported as that row's failure instead of ending the test. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "defaults.h"
+
+#define MAX_LINES 8
+
+#define ERR_LISTEN "expected host:port with a port from 0 to 65535"
+#define ERR_DURATION "expected a duration such as 500ms, 15s or 2m (0 to 24h)"
+#define ERR_SIZE "expected a size such as 4096, 64KiB or 1MiB, within its bounds"
+#define ERR_COUNT "expected a whole number within its bounds"
+#define ERR_HEARTBEAT "heartbeat must be 0 (off) or at least 100ms"
+#define ERR_BOOL "expected true or false"
+#define ERR_ORIGIN "an origin is *, or scheme://host[:port] with http or https"
+#define ERR_LEVEL "expected debug, info, warn or error"
+#define ERR_REDIS "expected redis://[:password@]host[:port][/db]"
+#define ERR_SECTION "(expected [bridge] or [route NAME])"
+#define ERR_PLACEHOLDER "a placeholder must be {name} with letters, digits or '_' (31 at most)"
+
+/* Runs fn(arg) in a child; the child's checks are added to ours, and a child that dies
+ * (signal, sanitizer report, timeout) counts as one failure. */
+static void isolated(const char *what, void (*fn)(const void *), const void *arg) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        perror("pipe");
+        exit(2);
+    }
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(2);
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        alarm(10);
+        check_count = check_failures = 0;
+        fn(arg);
+        int counts[2] = {check_count, check_failures};
+        if (write(fds[1], counts, sizeof(counts)) != (ssize_t)sizeof(counts))
+            _exit(3);
+        _exit(0);
+    }
+    close(fds[1]);
+    int counts[2], status;
+    ssize_t got = read(fds[0], counts, sizeof(counts));
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    if (got == (ssize_t)sizeof(counts) && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        check_count += counts[0];
+        check_failures += counts[1];
+        return;
+    }
+    check_count++;
+    check_failures++;
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "%s: child killed by signal %d%s\n", what, WTERMSIG(status),
+                WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
+    else
+        fprintf(stderr, "%s: child exited with %d before reporting\n", what,
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* The error callbacks take no argument, so the lines they print are collected here. */
+static struct {
+    char *line[MAX_LINES];
+    int n;
+} errs;
+
+static void collect(const char *line) {
+    if (errs.n < MAX_LINES)
+        errs.line[errs.n] = strdup(line);
+    errs.n++;
+}
+
+static void errs_clear(void) {
+    for (int i = 0; i < errs.n && i < MAX_LINES; i++)
+        free(errs.line[i]);
+    memset(&errs, 0, sizeof(errs));
+}
+
+/* Compares the collected lines with want (ends at the first NULL), then clears them. A want
+ * ending in '*' is a prefix: for errors whose wording is not written yet, only where they
+ * point is. */
+static void check_lines(const char *what, const char *const *want) {
+    int n = 0;
+    while (n < MAX_LINES && want[n] != NULL)
+        n++;
+    CHECK_INT(errs.n, n);
+    for (int i = 0; i < errs.n && i < MAX_LINES; i++) {
+        size_t wl = i < n ? strlen(want[i]) : 0;
+        if (i < n && wl > 0 && want[i][wl - 1] == '*') {
+            check_count++;
+            if (strncmp(errs.line[i], want[i], wl - 1) != 0) {
+                check_failures++;
+                fprintf(stderr, "%s error \"%s\", want it to start \"%.*s\"\n", what, errs.line[i],
+                        (int)(wl - 1), want[i]);
+            }
+        } else if (i < n) {
+            CHECK_STR(errs.line[i], want[i]);
+        } else {
+            check_count++;
+            check_failures++;
+            fprintf(stderr, "unexpected %s error: %s\n", what, errs.line[i]);
+        }
+    }
+    errs_clear();
+}
+
+/* A field as text, so rows can say what a setting became: numbers in decimal, "host port" for
+ * listen, origins joined by spaces. */
+static void describe(const struct config *c, const char *key, char *out, size_t cap) {
+    static const struct {
+        const char *key;
+        size_t offset, size;
+    } nums[] = {
+#define NUM(key, field) {key, offsetof(struct config, field), sizeof(((struct config *)0)->field)}
+        NUM("retry", retry_ms),
+        NUM("heartbeat", heartbeat_ms),
+        NUM("max_clients", max_clients),
+        NUM("max_topics", max_topics),
+        NUM("client_buffer", client_buffer),
+        NUM("client_write_timeout", client_write_timeout_ms),
+        NUM("max_header_size", max_header_size),
+        NUM("max_uri_size", max_uri_size),
+        NUM("max_body_size", max_body_size),
+        NUM("max_message_size", max_message_size),
+        NUM("shutdown_flush", shutdown_flush_ms),
+        NUM("linger", linger_ms),
+        NUM("backoff_min", backoff_min_ms),
+        NUM("backoff_max", backoff_max_ms),
+        NUM("journal", journal),
+        NUM("journal_linger", journal_linger_ms),
+        NUM("replay_batch", replay_batch),
+        NUM("replay_inflight", replay_inflight),
+#undef NUM
+    };
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        if (strcmp(key, nums[i].key) != 0)
+            continue;
+        const char *p = (const char *)c + nums[i].offset;
+        unsigned long long v = 0;
+        if (nums[i].size == sizeof(unsigned))
+            v = *(const unsigned *)p;
+        else
+            v = *(const size_t *)p;
+        snprintf(out, cap, "%llu", v);
+        return;
+    }
+    if (!strcmp(key, "listen")) {
+        snprintf(out, cap, "%s %d", c->listen_host, c->listen_port);
+    } else if (!strcmp(key, "redis")) {
+        snprintf(out, cap, "%s", c->redis_url);
+    } else if (!strcmp(key, "close_event")) {
+        snprintf(out, cap, "%s", c->close_event);
+    } else if (!strcmp(key, "log_level")) {
+        snprintf(out, cap, "%s", c->log_level);
+    } else if (!strcmp(key, "journal_prefix")) {
+        snprintf(out, cap, "%s", c->journal_prefix);
+    } else if (!strcmp(key, "gap_event")) {
+        snprintf(out, cap, "%s", c->gap_event);
+    } else if (!strcmp(key, "cors_credentials")) {
+        snprintf(out, cap, "%s", c->cors_credentials ? "true" : "false");
+    } else if (!strcmp(key, "cors_origins")) {
+        size_t len = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < c->ncors_origins; i++)
+            len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? " " : "", c->cors_origins[i]);
+    } else {
+        snprintf(out, cap, "(no such key)");
+    }
+}
+
+/* --- config_new ----------------------------------------------------------------------------- */
+
+static void check_rule(const struct field_rule *r, enum field_src src, const char *arg,
+                       int segment) {
+    CHECK_INT(r->src, src);
+    CHECK_STR(r->arg, arg);
+    CHECK_INT(r->segment, segment);
+}
+
+static void test_defaults(void) {
+    struct config *c = config_new();
+    struct {
+        const char *key, *want;
+    } rows[] = {
+        {"listen", "0.0.0.0 8080"}, /* DEFAULT_LISTEN */
+        {"redis", DEFAULT_REDIS_URL},
+        {"close_event", DEFAULT_CLOSE_EVENT},
+        {"log_level", "info"},
+        {"cors_origins", ""},
+        {"cors_credentials", "false"},
+        {"journal_prefix", DEFAULT_JOURNAL_PREFIX},
+        {"gap_event", DEFAULT_GAP_EVENT},
+    };
+    struct {
+        const char *key;
+        unsigned long long want;
+    } nums[] = {
+        {"retry", DEFAULT_RETRY_MS},
+        {"heartbeat", DEFAULT_HEARTBEAT_MS},
+        {"max_clients", DEFAULT_MAX_CLIENTS},
+        {"max_topics", DEFAULT_MAX_TOPICS},
+        {"client_buffer", DEFAULT_CLIENT_BUFFER},
+        {"client_write_timeout", DEFAULT_CLIENT_WRITE_TIMEOUT_MS},
+        {"max_header_size", DEFAULT_MAX_HEADER_SIZE},
+        {"max_uri_size", DEFAULT_MAX_URI_SIZE},
+        {"max_body_size", DEFAULT_MAX_BODY_SIZE},
+        {"max_message_size", DEFAULT_MAX_MESSAGE_SIZE},
+        {"shutdown_flush", DEFAULT_SHUTDOWN_FLUSH_MS},
+        {"linger", DEFAULT_LINGER_MS},
+        {"backoff_min", DEFAULT_BACKOFF_MIN_MS},
+        {"backoff_max", DEFAULT_BACKOFF_MAX_MS},
+        {"journal", DEFAULT_JOURNAL},
+        {"journal_linger", DEFAULT_JOURNAL_LINGER_MS},
+        {"replay_batch", DEFAULT_REPLAY_BATCH},
+        {"replay_inflight", DEFAULT_REPLAY_INFLIGHT},
+    };
+    char got[256], want[64];
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        describe(c, rows[i].key, got, sizeof(got));
+        CHECK_MEM(got, strlen(got), rows[i].want);
+    }
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        describe(c, nums[i].key, got, sizeof(got));
+        snprintf(want, sizeof(want), "%llu", nums[i].want);
+        CHECK_MEM(got, strlen(got), want);
+        if (strcmp(got, want) != 0)
+            fprintf(stderr, "  default of %s\n", nums[i].key);
+    }
+
+    /* DEFAULT_LISTEN parses to what config_new holds. */
+    struct config *d = config_new();
+    const char *err = config_set(d, "listen", DEFAULT_LISTEN);
+    CHECK_STR(err, NULL);
+    CHECK_STR(d->listen_host, c->listen_host);
+    CHECK_INT(d->listen_port, c->listen_port);
+    config_free(d);
+
+    /* The two built-in routes. */
+    CHECK(c->default_routes);
+    CHECK_INT(c->nroutes, 2);
+    if (c->nroutes == 2) {
+        const struct route_cfg *r = &c->routes[0];
+        CHECK_STR(r->name, "channel");
+        CHECK_STR(r->path, "/events/{channel}");
+        CHECK_INT(r->nchannels, 1);
+        if (r->nchannels == 1)
+            CHECK_STR(r->channels[0], "{channel}");
+        CHECK_INT(r->npatterns, 0);
+        CHECK_INT(r->ntopics, 0);
+        CHECK(!r->pinned);
+        check_rule(&r->rules.event, FIELD_NONE, NULL, 0);
+        check_rule(&r->rules.id, FIELD_NONE, NULL, 0);
+        check_rule(&r->rules.data, FIELD_PAYLOAD, NULL, 0);
+        CHECK_STR(r->file, "(built-in)");
+
+        r = &c->routes[1];
+        CHECK_STR(r->name, "topics");
+        CHECK_STR(r->path, "/events");
+        CHECK_INT(r->nchannels, 0);
+        CHECK_INT(r->npatterns, 0);
+        CHECK_INT(r->ntopics, 1);
+        if (r->ntopics == 1)
+            CHECK_STR(r->topics[0], "{channel}");
+        CHECK(!r->pinned);
+        check_rule(&r->rules.event, FIELD_CHANNEL, NULL, 0);
+        check_rule(&r->rules.id, FIELD_NONE, NULL, 0);
+        check_rule(&r->rules.data, FIELD_PAYLOAD, NULL, 0);
+    }
+    CHECK_INT(config_validate(c, collect), 0);
+    check_lines("validate", (const char *const[]){NULL});
+    /* Validation gives the built-in routes the bridge-wide journal length. */
+    for (size_t i = 0; i < c->nroutes; i++) {
+        CHECK_INT(c->routes[i].journal, DEFAULT_JOURNAL);
+        CHECK(route_is_journalled(&c->routes[i]));
+        CHECK(!route_is_stream(&c->routes[i]));
+    }
+    config_free(c);
+
+    /* journal = 0 turns that off. */
+    c = config_new();
+    err = config_set(c, "journal", "0");
+    CHECK_STR(err, NULL);
+    CHECK_INT(config_validate(c, collect), 0);
+    check_lines("validate", (const char *const[]){NULL});
+    for (size_t i = 0; i < c->nroutes; i++) {
+        CHECK_INT(c->routes[i].journal, 0);
+        CHECK(!route_is_journalled(&c->routes[i]));
+    }
+    config_free(c);
+    config_free(NULL);
+}
+
+/* --- config_load_file --------------------------------------------------------------------- */
+
+struct file_row {
+    const char *path;
+    const char *load[MAX_LINES];     /* what config_load_file prints, in order */
+    const char *validate[MAX_LINES]; /* then what config_validate prints */
+    void (*more)(const struct config *c);
+};
+
+static void check_setting(const struct config *c, const char *key, const char *want) {
+    char got[256];
+    describe(c, key, got, sizeof(got));
+    CHECK_MEM(got, strlen(got), want);
+}
+
+static void check_good(const struct config *c) {
+    static const struct {
+        const char *key, *want;
+    } rows[] = {
+        {"listen", "127.0.0.1 9000"},
+        {"redis", "redis://:secret@10.0.0.2:6380/2"},
+        {"retry", "1500"},
+        {"heartbeat", "20000"},
+        {"close_event", "bye"},
+        {"max_clients", "500"},
+        {"max_topics", "8"},
+        {"client_buffer", "262144"},
+        {"client_write_timeout", "60000"},
+        {"max_header_size", "16384"},
+        {"max_uri_size", "4096"},
+        {"max_body_size", "0"},
+        {"max_message_size", "1048576"},
+        {"shutdown_flush", "5000"},
+        {"linger", "0"},
+        {"backoff_min", "250"},
+        {"backoff_max", "60000"},
+        {"cors_origins", "https://a.example http://b.example:8080"},
+        {"cors_credentials", "true"},
+        {"log_level", "debug"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        check_setting(c, rows[i].key, rows[i].want);
+
+    CHECK(!c->default_routes);
+    CHECK_INT(c->nroutes, 3);
+    if (c->nroutes != 3)
+        return;
+    const struct route_cfg *r = &c->routes[0];
+    CHECK_STR(r->name, "orders");
+    CHECK_STR(r->path, "/orders/{customer}");
+    CHECK_STR(r->file, "configs/good.ini");
+    CHECK_INT(r->line, 25); /* its first setting */
+    CHECK_INT(r->nchannels, 1);
+    CHECK_INT(r->npatterns, 1);
+    if (r->nchannels == 1 && r->npatterns == 1) {
+        CHECK_STR(r->channels[0], "orders.{customer}");
+        CHECK_STR(r->patterns[0], "orders.{customer}.*");
+    }
+    CHECK(!r->pinned);
+    check_rule(&r->rules.event, FIELD_JSON, "type", 0);
+    check_rule(&r->rules.id, FIELD_JSON, "meta.id", 0);
+    check_rule(&r->rules.data, FIELD_JSON, "body", 0);
+
+    r = &c->routes[1];
+    CHECK_STR(r->name, "feed");
+    CHECK_STR(r->path, "/feed");
+    CHECK_INT(r->nchannels, 2);
+    if (r->nchannels == 2) {
+        CHECK_STR(r->channels[0], "news");
+        CHECK_STR(r->channels[1], "alerts");
+    }
+    CHECK(r->pinned);
+    check_rule(&r->rules.event, FIELD_FIXED, "update", 0);
+    check_rule(&r->rules.data, FIELD_PAYLOAD, NULL, 0);
+
+    r = &c->routes[2];
+    CHECK_STR(r->name, "multi");
+    CHECK_INT(r->ntopics, 1);
+    if (r->ntopics == 1)
+        CHECK_STR(r->topics[0], "t.{x}");
+    check_rule(&r->rules.event, FIELD_CHANNEL, NULL, 2);
+}
+
+static void check_defaults_kept(const struct config *c) {
+    CHECK(c->default_routes);
+    CHECK_INT(c->nroutes, 2);
+    check_setting(c, "listen", "0.0.0.0 8080");
+}
+
+static void check_bridge_only(const struct config *c) {
+    CHECK(c->default_routes);
+    CHECK_INT(c->nroutes, 2);
+    check_setting(c, "listen", "0.0.0.0 9");
+}
+
+/* A bad line is skipped: the settings around it still apply, the bad one keeps its default. */
+static void check_unknown_section(const struct config *c) {
+    check_setting(c, "retry", "1000");
+    check_setting(c, "listen", "0.0.0.0 8080");
+}
+
+static void check_no_section(const struct config *c) {
+    check_setting(c, "retry", "2000");
+    check_setting(c, "listen", "0.0.0.0 8080");
+}
+
+static void check_bad_duration(const struct config *c) {
+    check_setting(c, "heartbeat", "15000");
+    check_setting(c, "retry", "3000");
+    check_setting(c, "shutdown_flush", "1000");
+}
+
+static void check_bad_size(const struct config *c) {
+    check_setting(c, "client_buffer", "1048576");
+    check_setting(c, "max_header_size", "2048");
+}
+
+static void check_bad_rule(const struct config *c) {
+    CHECK_INT(c->nroutes, 1);
+    if (c->nroutes == 1) {
+        check_rule(&c->routes[0].rules.event, FIELD_NONE, NULL, 0);
+        check_rule(&c->routes[0].rules.id, FIELD_NONE, NULL, 0);
+        check_rule(&c->routes[0].rules.data, FIELD_PAYLOAD, NULL, 0);
+    }
+}
+
+static void check_long_line(const struct config *c) {
+    check_setting(c, "close_event", DEFAULT_CLOSE_EVENT);
+    check_setting(c, "retry", "1000");
+    check_setting(c, "log_level", "warn");
+}
+
+/* The line after the one holding NUL is read, not skipped as the rest of a long line. */
+static void check_nul_byte(const struct config *c) {
+    check_setting(c, "log_level", "warn");
+    check_setting(c, "linger", "5000");
+}
+
+static void check_at_limit(const struct config *c) {
+    CHECK_INT(strlen(c->close_event), CONFIG_MAX_LINE - 2 - strlen("close_event = "));
+    check_setting(c, "retry", "1000");
+}
+
+/* The duplicate's keys are checked and dropped: the first definition stands. */
+static void check_dup_route(const struct config *c) {
+    CHECK_INT(c->nroutes, 2);
+    CHECK_STR(c->routes[0].path, "/a");
+}
+
+static const struct route_cfg *route_named(const struct config *c, const char *name) {
+    for (size_t i = 0; i < c->nroutes; i++) {
+        if (strcmp(c->routes[i].name, name) == 0)
+            return &c->routes[i];
+    }
+    return NULL;
+}
+
+/* After validation: stream routes read their event name from the entry's "event" field unless
+ * the route names one; journal settings land on their route. */
+static void check_streams(const struct config *c) {
+    const struct route_cfg *ok = route_named(c, "ok"), *sp = route_named(c, "sp");
+    const struct route_cfg *both = route_named(c, "both"), *bad = route_named(c, "bad");
+    CHECK(ok && sp && both && bad);
+    if (!(ok && sp && both && bad))
+        return;
+    CHECK(route_is_stream(ok));
+    CHECK(route_is_journalled(ok));
+    CHECK_INT(ok->nstreams, 1);
+    if (ok->nstreams == 1)
+        CHECK_STR(ok->streams[0], "ok.{id}");
+    check_rule(&ok->rules.event, FIELD_ENTRY, "event", 0);
+    check_rule(&ok->rules.data, FIELD_ENTRY, "body", 0);
+    check_rule(&sp->rules.event, FIELD_FIXED, "e", 0);
+    CHECK(!route_is_stream(both));
+    CHECK(route_is_journalled(both));
+    CHECK_INT(both->journal, 100);
+    CHECK_INT(both->journal_age_ms, 3600000);
+    CHECK(!route_is_journalled(bad));
+}
+
+static void check_syntax(const struct config *c) {
+    check_setting(c, "retry", "2000");
+    check_setting(c, "listen", "0.0.0.0 8080");
+}
+
+// clang-format off
+static const struct file_row file_rows[] = {
+    {"configs/good.ini", {NULL}, {NULL}, check_good},
+    {"configs/empty.ini", {NULL}, {NULL}, check_defaults_kept},
+    {"configs/bridge_only.ini", {NULL}, {NULL}, check_bridge_only},
+    {"configs/does_not_exist.ini",
+     {"configs/does_not_exist.ini:0: cannot open: No such file or directory"}, {NULL},
+     check_defaults_kept},
+    {"configs/unknown_section.ini",
+     {"configs/unknown_section.ini:4: unknown section [brigde] " ERR_SECTION}, {NULL},
+     check_unknown_section},
+    {"configs/no_section.ini", {"configs/no_section.ini:1: unknown section [] " ERR_SECTION},
+     {NULL}, check_no_section},
+    {"configs/unknown_key.ini",
+     {"configs/unknown_key.ini:3: [bridge] retyr = 1s: unknown setting",
+      "configs/unknown_key.ini:8: [route r] chanel = x: unknown route setting (path, channel, "
+      "pattern, stream, topic, journal, journal_age, static, event, id, data)"}, {NULL}, NULL},
+    {"configs/bad_duration.ini",
+     {"configs/bad_duration.ini:2: [bridge] heartbeat = 15: " ERR_DURATION,
+      "configs/bad_duration.ini:3: [bridge] retry = 1.5s: " ERR_DURATION,
+      "configs/bad_duration.ini:4: [bridge] linger = 25h: " ERR_DURATION,
+      "configs/bad_duration.ini:5: [bridge] heartbeat = 50ms: " ERR_HEARTBEAT}, {NULL},
+     check_bad_duration},
+    {"configs/bad_size.ini",
+     {"configs/bad_size.ini:2: [bridge] client_buffer = 1 MiB: " ERR_SIZE,
+      "configs/bad_size.ini:3: [bridge] client_buffer = 100: " ERR_SIZE,
+      "configs/bad_size.ini:4: [bridge] max_message_size = 2GiB: " ERR_SIZE,
+      "configs/bad_size.ini:5: [bridge] max_uri_size = 4kb: " ERR_SIZE,
+      "configs/bad_size.ini:6: [bridge] max_clients = 10k: " ERR_COUNT}, {NULL},
+     check_bad_size},
+    {"configs/bad_path.ini",
+     {"configs/bad_path.ini:3: [route c] path = /c2: a route has one path",
+      "configs/bad_path.ini:7: [route b] path = /b?x=1: a path template holds no '?', '#', '%' "
+      "or space",
+      "configs/bad_path.ini:11: [route a] path = events/{x}: a path starts with /"},
+     {"configs/bad_path.ini:7: [route b] has no path",
+      "configs/bad_path.ini:11: [route a] has no path"}, NULL},
+    {"configs/bad_template.ini",
+     {"configs/bad_template.ini:2: [route t] path = /t/{a-b}: " ERR_PLACEHOLDER,
+      "configs/bad_template.ini:4: [route t] channel = t.{a}{b}: two placeholders need a "
+      "separator between them",
+      "configs/bad_template.ini:5: [route t] channel = t.}: '}' without '{'",
+      "configs/bad_template.ini:6: [route t] topic = {}: " ERR_PLACEHOLDER,
+      "configs/bad_template.ini:7: [route t] pattern = : empty"},
+     {"configs/bad_template.ini:2: [route t] needs at least one channel, pattern, stream or "
+      "topic"},
+     NULL},
+    {"configs/bad_rule.ini",
+     {"configs/bad_rule.ini:4: [route r] event = jsn:type: expected none, fixed:NAME, json:KEY, "
+      "field:NAME, channel or channel:N",
+      "configs/bad_rule.ini:5: [route r] id = json:: json: needs a key, or a dotted path such as "
+      "json:meta.type",
+      "configs/bad_rule.ini:6: [route r] data = fixed:x: expected payload, json:KEY or "
+      "field:NAME",
+      "configs/bad_rule.ini:7: [route r] event = channel:0: channel:N needs a segment number "
+      "from 1 to 64"}, {NULL}, check_bad_rule},
+    /* The error names the long line, not the last line of the file. */
+    {"configs/long_line.ini", {"configs/long_line.ini:2: a line is longer than 1022 bytes"},
+     {NULL}, check_long_line},
+    {"configs/at_limit.ini", {NULL}, {NULL}, check_at_limit},
+    /* "retry = 1s\0x": a NUL byte is not a long line; the error names line 2. */
+    {"configs/nul_byte.ini", {"configs/nul_byte.ini:2: *"}, {NULL}, check_nul_byte},
+    {"configs/dup_route.ini", {"configs/dup_route.ini:10: route 'a' is defined twice"}, {NULL},
+     check_dup_route},
+    /* A second [route a] right after the first is still a second definition. */
+    {"configs/dup_route_adjacent.ini",
+     {"configs/dup_route_adjacent.ini:6: route 'a' is defined twice"}, {NULL}, NULL},
+    /* A placeholder is a whole path segment: route_match compares anything else literally, so
+     * this route would only match the literal path "/a/{x}.json", then fail to expand its
+     * channel. Config should refuse it (the wording is the fixer's choice). */
+    {"configs/partial_placeholder.ini",
+     {"configs/partial_placeholder.ini:2: [route p] path = /a/{x}.json: *"},
+     {"configs/partial_placeholder.ini:2: [route p] has no path"}, NULL},
+    /* Two parameters of one name: "/x/y" would set a twice and the channel use the first. */
+    {"configs/repeated_placeholder.ini",
+     {"configs/repeated_placeholder.ini:2: [route r] path = /{a}/{a}: *"},
+     {"configs/repeated_placeholder.ini:2: [route r] has no path"}, NULL},
+    {"configs/missing_path.ini", {NULL}, {"configs/missing_path.ini:2: [route nopath] has no path"},
+     NULL},
+    /* A route without a path, followed by one with a path. */
+    {"configs/missing_path_first.ini", {NULL},
+     {"configs/missing_path_first.ini:2: [route nopath] has no path"}, NULL},
+    {"configs/channel_param.ini", {NULL},
+     {"configs/channel_param.ini:2: [route orders] channel orders.{id} uses a parameter that "
+      "the path does not have",
+      "configs/channel_param.ini:2: [route orders] pattern orders.{customer}.{kind}.* uses a "
+      "parameter that the path does not have"}, NULL},
+    {"configs/static_params.ini",
+     {"configs/static_params.ini:14: [route u] static = maybe: " ERR_BOOL},
+     {"configs/static_params.ini:2: [route s] static = true needs a path without parameters "
+      "(the channels are fixed)",
+      "configs/static_params.ini:7: [route t] static = true cannot be combined with topic "
+      "(clients choose topics)"}, NULL},
+    {"configs/reserved_dup_path.ini", {NULL},
+     {"configs/reserved_dup_path.ini:2: [route health] path /healthz is reserved for the "
+      "bridge itself",
+      "configs/reserved_dup_path.ini:10: [route two] path /same is already used by route one",
+      "configs/reserved_dup_path.ini:14: [route metrics] path /metrics is reserved for the "
+      "bridge itself"}, NULL},
+    {"configs/syntax.ini", {"configs/syntax.ini:2: expected [section] or key = value"}, {NULL},
+     check_syntax},
+    {"configs/streams.ini",
+     {"configs/streams.ini:31: [route bad] journal = lots: " ERR_COUNT,
+      "configs/streams.ini:32: [route bad] journal_age = 10: expected a duration such as 10m, 1h "
+      "or 24h"},
+     {"configs/streams.ini:2: [route mixed] a route reads either streams or pub/sub channels, "
+      "not both",
+      "configs/streams.ini:7: [route both] journal (a length) and journal_age (an age) cannot be "
+      "combined: pick one",
+      "configs/streams.ini:7: [route both] id = ... cannot be used with a journal or stream: "
+      "replay resumes from the stream entry ids the bridge sends as SSE ids, so they cannot come "
+      "from the message; remove the id rule (or the journal)",
+      "configs/streams.ini:14: [route sj] a stream route needs no journal: the stream is its own "
+      "history",
+      "configs/streams.ini:19: [route sp] stream t.{x} uses a parameter that the path does not "
+      "have"},
+     check_streams},
+};
+// clang-format on
+
+static int count_lines(const char *const *lines) {
+    int n = 0;
+    while (n < MAX_LINES && lines[n] != NULL)
+        n++;
+    return n;
+}
+
+static void file_one(const void *arg) {
+    const struct file_row *r = arg;
+    int before = check_failures;
+    struct config *c = config_new();
+    CHECK_INT(config_load_file(c, r->path, collect), count_lines(r->load));
+    check_lines("load", r->load);
+    CHECK_INT(config_validate(c, collect), count_lines(r->validate));
+    check_lines("validate", r->validate);
+    if (r->more)
+        r->more(c);
+    if (check_failures != before)
+        fprintf(stderr, "  in %s\n", r->path);
+    config_free(c);
+}
+
+static void test_files(void) {
+    for (size_t i = 0; i < sizeof(file_rows) / sizeof(file_rows[0]); i++)
+        isolated(file_rows[i].path, file_one, &file_rows[i]);
+}
+
+/* More routes than DEFAULT_ROUTE_LIMIT, written to a temporary file. */
+static void test_route_limit(void) {
+    char path[] = "/tmp/sse-bridge-config-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    FILE *f = fdopen(fd, "w");
+    for (int i = 0; i <= DEFAULT_ROUTE_LIMIT; i++)
+        fprintf(f, "[route r%d]\npath = /r%d\nchannel = c%d\n", i, i, i);
+    fclose(f);
+    struct config *c = config_new();
+    CHECK_INT(config_load_file(c, path, collect), 0);
+    check_lines("load", (const char *const[]){NULL});
+    CHECK_INT(c->nroutes, DEFAULT_ROUTE_LIMIT + 1);
+    CHECK_INT(config_validate(c, collect), 1);
+    check_lines("validate", (const char *const[]){"too many routes: 65 (at most 64)", NULL});
+    config_free(c);
+    unlink(path);
+}
+
+/* Validating twice (a reload, a second pass after flags) reports the same and leaks nothing
+ * (ASan's leak check at exit catches the latter). */
+static void test_validate_twice(void) {
+    struct config *c = config_new();
+    CHECK_INT(config_load_file(c, "configs/streams.ini", collect), 2);
+    errs_clear();
+    int first = config_validate(c, collect);
+    errs_clear();
+    CHECK_INT(config_validate(c, collect), first);
+    errs_clear();
+    const struct route_cfg *ok = route_named(c, "ok");
+    if (ok != NULL)
+        check_rule(&ok->rules.event, FIELD_ENTRY, "event", 0);
+    config_free(c);
+}
+
+/* --- config_set --------------------------------------------------------------------------- */
+
+struct set_row {
+    const char *key, *value;
+    const char *err;  /* NULL: accepted */
+    const char *want; /* the setting afterwards (describe); NULL: unchanged */
+};
+
+#define H64 "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"
+#define LONG_HOST H64 H64 H64 H64 /* 256 bytes: one past what the host buffer holds */
+
+// clang-format off
+static const struct set_row set_rows[] = {
+    {"listen", "8080", NULL, "0.0.0.0 8080"},
+    {"listen", ":8080", NULL, "0.0.0.0 8080"},
+    {"listen", ":0", NULL, "0.0.0.0 0"},
+    {"listen", "127.0.0.1:9", NULL, "127.0.0.1 9"},
+    {"listen", "localhost:65535", NULL, "localhost 65535"},
+    {"listen", "[::1]:80", NULL, "::1 80"},
+    {"listen", "[::]:8080", NULL, ":: 8080"},
+    {"listen", "", ERR_LISTEN, NULL},
+    {"listen", "host:", ERR_LISTEN, NULL},
+    {"listen", "host:65536", ERR_LISTEN, NULL},
+    {"listen", "host:-1", ERR_LISTEN, NULL},
+    {"listen", "host:80x", ERR_LISTEN, NULL},
+    {"listen", "host", ERR_LISTEN, NULL},
+    {"listen", "[::1]", ERR_LISTEN, NULL},
+    {"listen", "::1", "an IPv6 address goes in brackets: [::1]:8080", NULL},
+    {"listen", LONG_HOST ":80", "host name too long", NULL},
+    {"redis", "redis://h:1/2", NULL, "redis://h:1/2"},
+    {"redis", "http://h", ERR_REDIS, NULL},
+    {"redis", "", ERR_REDIS, NULL},
+    {"retry", "0", NULL, "0"},
+    {"retry", "1500ms", NULL, "1500"},
+    {"retry", "24h", NULL, "86400000"},
+    {"retry", "25h", ERR_DURATION, NULL},
+    {"retry", "15", ERR_DURATION, NULL},
+    {"heartbeat", "0", NULL, "0"},
+    {"heartbeat", "100ms", NULL, "100"},
+    {"heartbeat", "99ms", ERR_HEARTBEAT, NULL},
+    {"heartbeat", "1m", NULL, "60000"},
+    {"close_event", "", NULL, ""},
+    {"close_event", "done", NULL, "done"},
+    {"close_event", "a\nb", "an event name is one line", NULL},
+    {"max_clients", "1", NULL, "1"},
+    {"max_clients", "1000000", NULL, "1000000"},
+    {"max_clients", "0", ERR_COUNT, NULL},
+    {"max_clients", "1000001", ERR_COUNT, NULL},
+    {"max_clients", " 5", ERR_COUNT, NULL},
+    {"max_clients", "5 ", ERR_COUNT, NULL},
+    {"max_clients", "-5", ERR_COUNT, NULL},
+    {"max_clients", "99999999999999999999", ERR_COUNT, NULL},
+    {"max_topics", "1024", NULL, "1024"},
+    {"max_topics", "1025", ERR_COUNT, NULL},
+    {"client_buffer", "4KiB", NULL, "4096"},
+    {"client_buffer", "4095", ERR_SIZE, NULL},
+    {"client_buffer", "1GiB", NULL, "1073741824"},
+    {"client_buffer", "2G", ERR_SIZE, NULL},
+    {"max_header_size", "1024", NULL, "1024"},
+    {"max_header_size", "1023", ERR_SIZE, NULL},
+    {"max_uri_size", "64KiB", NULL, "65536"},
+    {"max_uri_size", "65537", ERR_SIZE, NULL},
+    {"max_body_size", "0", NULL, "0"},
+    {"max_body_size", "1MiB", NULL, "1048576"},
+    {"max_body_size", "1048577", ERR_SIZE, NULL},
+    {"max_message_size", "64", NULL, "64"},
+    {"max_message_size", "63", ERR_SIZE, NULL},
+    {"client_write_timeout", "30s", NULL, "30000"},
+    {"shutdown_flush", "0", NULL, "0"},
+    {"linger", "2m", NULL, "120000"},
+    {"backoff_min", "1s", NULL, "1000"},
+    {"backoff_max", "1h", NULL, "3600000"},
+    {"backoff_max", "1x", ERR_DURATION, NULL},
+    {"cors_credentials", "yes", NULL, "true"},
+    {"cors_credentials", "on", NULL, "true"},
+    {"cors_credentials", "1", NULL, "true"},
+    {"cors_credentials", "false", NULL, "false"},
+    {"cors_credentials", "maybe", ERR_BOOL, NULL},
+    {"cors_credentials", "TRUE", ERR_BOOL, NULL},
+    {"cors_origins", "*", NULL, "*"},
+    {"cors_origins", "https://a.example, http://b:8080", NULL, "https://a.example http://b:8080"},
+    {"cors_origins", "ftp://x", ERR_ORIGIN, NULL},
+    /* A refused value changes nothing, even when its first origin was fine. */
+    {"cors_origins", "https://a.example ftp://x", ERR_ORIGIN, NULL},
+    {"journal", "0", NULL, "0"},
+    {"journal", "100000000", NULL, "100000000"},
+    {"journal", "100000001", ERR_COUNT, NULL},
+    {"journal", "-1", ERR_COUNT, NULL},
+    {"journal_prefix", "j:", NULL, "j:"},
+    {"journal_linger", "5m", NULL, "300000"},
+    {"journal_linger", "5", ERR_DURATION, NULL},
+    {"replay_batch", "1", NULL, "1"},
+    {"replay_batch", "0", ERR_COUNT, NULL},
+    {"replay_batch", "10001", ERR_COUNT, NULL},
+    {"replay_inflight", "10000", NULL, "10000"},
+    {"replay_inflight", "0", ERR_COUNT, NULL},
+    {"gap_event", "hole", NULL, "hole"},
+    {"gap_event", "", "an event name is one non-empty line", NULL},
+    {"gap_event", "a\rb", "an event name is one non-empty line", NULL},
+    {"log_level", "debug", NULL, "debug"},
+    {"log_level", "error", NULL, "error"},
+    {"log_level", "trace", ERR_LEVEL, NULL},
+    {"log_level", "INFO", ERR_LEVEL, NULL},
+    {"nonsense", "1", "unknown setting", NULL},
+    {"Listen", ":1", "unknown setting", NULL},
+};
+// clang-format on
+
+static void test_set(void) {
+    for (size_t i = 0; i < sizeof(set_rows) / sizeof(set_rows[0]); i++) {
+        const struct set_row *r = &set_rows[i];
+        struct config *c = config_new();
+        char before[512], after[512];
+        int fails = check_failures;
+        describe(c, r->key, before, sizeof(before));
+        const char *err = config_set(c, r->key, r->value); /* CHECK_STR evaluates twice */
+        CHECK_STR(err, r->err);
+        describe(c, r->key, after, sizeof(after));
+        CHECK_MEM(after, strlen(after), r->want ? r->want : before);
+        if (check_failures != fails)
+            fprintf(stderr, "  in config_set(%s, \"%.40s\")\n", r->key, r->value);
+        config_free(c);
+    }
+}
+
+/* --- config_apply_env ----------------------------------------------------------------------- */
+
+struct env_row {
+    const char *listen, *redis_url, *log_level, *journal; /* NULL: unset */
+    const char *errors[MAX_LINES];
+    const char *want_listen, *want_redis, *want_level, *want_journal;
+};
+
+static const struct env_row *env_current;
+
+static const char *fake_getenv(const char *name) {
+    if (!strcmp(name, "LISTEN"))
+        return env_current->listen;
+    if (!strcmp(name, "REDIS_URL"))
+        return env_current->redis_url;
+    if (!strcmp(name, "LOG_LEVEL"))
+        return env_current->log_level;
+    if (!strcmp(name, "JOURNAL"))
+        return env_current->journal;
+    return "garbage"; /* nothing else is consulted, or this shows up as an error */
+}
+
+// clang-format off
+static const struct env_row env_rows[] = {
+    {NULL, NULL, NULL, NULL, {NULL}, "0.0.0.0 8080", DEFAULT_REDIS_URL, "info", "1000"},
+    {"127.0.0.1:9000", "redis://r:6380", "debug", "5", {NULL}, "127.0.0.1 9000",
+     "redis://r:6380", "debug", "5"},
+    {"", "", "", "", {NULL}, "0.0.0.0 8080", DEFAULT_REDIS_URL, "info", "1000"}, /* empty: unset */
+    {":81", NULL, NULL, "0", {NULL}, "0.0.0.0 81", DEFAULT_REDIS_URL, "info", "0"},
+    {"bad", "http://x", "loud", "many",
+     {"environment LISTEN=bad: " ERR_LISTEN, "environment REDIS_URL=http://x: " ERR_REDIS,
+      "environment LOG_LEVEL=loud: " ERR_LEVEL, "environment JOURNAL=many: " ERR_COUNT},
+     "0.0.0.0 8080", DEFAULT_REDIS_URL, "info", "1000"},
+    {"[::1]:70000", NULL, "warn", NULL, {"environment LISTEN=[::1]:70000: " ERR_LISTEN},
+     "0.0.0.0 8080", DEFAULT_REDIS_URL, "warn", "1000"},
+};
+// clang-format on
+
+static void test_env(void) {
+    for (size_t i = 0; i < sizeof(env_rows) / sizeof(env_rows[0]); i++) {
+        const struct env_row *r = &env_rows[i];
+        struct config *c = config_new();
+        int before = check_failures;
+        env_current = r;
+        CHECK_INT(config_apply_env(c, fake_getenv, collect), count_lines(r->errors));
+        check_lines("environment", r->errors);
+        check_setting(c, "listen", r->want_listen);
+        check_setting(c, "redis", r->want_redis);
+        check_setting(c, "log_level", r->want_level);
+        check_setting(c, "journal", r->want_journal);
+        if (check_failures != before)
+            fprintf(stderr, "  in environment row %zu\n", i);
+        config_free(c);
+    }
+}
+
+/* --- config_validate on settings ---------------------------------------------------------- */
+
+struct validate_row {
+    const char *key1, *value1, *key2, *value2;
+    int errors;
+};
+
+static const struct validate_row validate_rows[] = {
+    {"backoff_min", "10s", "backoff_max", "10s", 0},
+    {"backoff_min", "11s", "backoff_max", "10s", 1},
+    {"backoff_min", "0", "backoff_max", "10s", 1},
+    {"backoff_min", "1ms", "backoff_max", "1ms", 0},
+};
+
+static void test_validate_settings(void) {
+    for (size_t i = 0; i < sizeof(validate_rows) / sizeof(validate_rows[0]); i++) {
+        const struct validate_row *r = &validate_rows[i];
+        struct config *c = config_new();
+        const char *err1 = config_set(c, r->key1, r->value1);
+        const char *err2 = config_set(c, r->key2, r->value2);
+        CHECK_STR(err1, NULL);
+        CHECK_STR(err2, NULL);
+        CHECK_INT(config_validate(c, collect), r->errors);
+        check_lines("validate",
+                    r->errors ? (const char *const[]){"backoff_min must be above 0 and at most "
+                                                      "backoff_max",
+                                                      NULL}
+                              : (const char *const[]){NULL});
+        config_free(c);
+    }
+}
+
+/* --- parsers ------------------------------------------------------------------------------ */
+
+struct parse_row {
+    const char *s;
+    long long want;
+};
+
+// clang-format off
+static const struct parse_row duration_rows[] = {
+    {"0", 0},
+    {"00", 0},
+    {"0s", 0},
+    {"0ms", 0},
+    {"1500ms", 1500},
+    {"15s", 15000},
+    {"2m", 120000},
+    {"1h", 3600000},
+    {"1000000000ms", 1000000000},
+    {"1000000000h", 3600000000000000LL},
+    {"15", -1}, /* 15 what? */
+    {"1", -1},
+    {"", -1},
+    {"s", -1},
+    {"ms", -1},
+    {"1.5s", -1},
+    {"-1s", -1},
+    {"+1s", -1},
+    {" 1s", -1},
+    {"1 s", -1},
+    {"1s ", -1},
+    {"1S", -1},
+    {"1sec", -1},
+    {"1d", -1},
+    {"1us", -1},
+    {"1000000001ms", -1},
+    {"99999999999999999999s", -1},
+    {"0x10s", -1},
+};
+
+static const struct parse_row size_rows[] = {
+    {"0", 0},
+    {"4096", 4096},
+    {"1k", 1024},
+    {"1K", 1024},
+    {"1KB", 1024},
+    {"64KiB", 65536},
+    {"1M", 1048576},
+    {"1MB", 1048576},
+    {"1MiB", 1048576},
+    {"1G", 1073741824},
+    {"1GiB", 1073741824},
+    {"1099511627776", 1099511627776LL},
+    {"1024G", 1099511627776LL},
+    {"1099511627777", -1},
+    {"", -1},
+    {"k", -1},
+    {"1kb", -1},
+    {"1kib", -1},
+    {"1mb", -1},
+    {"1 KiB", -1},
+    {"1KiB ", -1},
+    {"-1", -1},
+    {"+1", -1},
+    {"1.5M", -1},
+    {"1T", -1},
+    {"99999999999999999999", -1},
+    /* Within the 2^40 count, but the product overflows a long long. */
+    {"8589934592G", -1},
+    {"17179869184G", -1},
+    {"1099511627776GiB", -1},
+};
+// clang-format on
+
+static void size_one(const void *arg) {
+    const struct parse_row *r = arg;
+    long long got = config_parse_size(r->s);
+    CHECK_INT(got, r->want);
+    if (got != r->want)
+        fprintf(stderr, "  in config_parse_size(\"%s\")\n", r->s);
+}
+
+static void test_parsers(void) {
+    for (size_t i = 0; i < sizeof(duration_rows) / sizeof(duration_rows[0]); i++) {
+        const struct parse_row *r = &duration_rows[i];
+        long long got = config_parse_duration_ms(r->s);
+        CHECK_INT(got, r->want);
+        if (got != r->want)
+            fprintf(stderr, "  in config_parse_duration_ms(\"%s\")\n", r->s);
+    }
+    for (size_t i = 0; i < sizeof(size_rows) / sizeof(size_rows[0]); i++)
+        isolated(size_rows[i].s, size_one, &size_rows[i]);
+}
+
+int main(void) {
+    test_defaults();
+    test_files();
+    test_route_limit();
+    test_validate_twice();
+    test_set();
+    test_env();
+    test_validate_settings();
+    test_parsers();
+    return check_report("config");
+}
