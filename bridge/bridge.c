@@ -39,8 +39,7 @@ static bool is_close_event(const struct bridge *b, const struct sse_fields *f) {
     return n > 0 && f->event != NULL && f->event_len == n && memcmp(f->event, name, n) == 0;
 }
 
-/* Whether an encoded body starts with "event: <close_event>\n". */
-static bool frame_is_close_event(const struct bridge *b, const struct msg *m) {
+bool bridge_is_close_body(const struct bridge *b, const struct msg *m) {
     const char *name = b->cfg->close_event;
     size_t n = strlen(name);
     return n > 0 && m->len > 8 + n && memcmp(m->data, "event: ", 7) == 0 &&
@@ -210,7 +209,7 @@ void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry 
             continue;
         const struct route *r = f->key;
         struct msg *body = bridge_entry_body(b, r->cfg, e, &json, &parsed);
-        bool closing = !e->gap && frame_is_close_event(b, body);
+        bool closing = !e->gap && bridge_is_close_body(b, body);
         for (struct hub_sub *s = f->subs, *next; s; s = next) {
             next = s->next; /* a client cut off below leaves the list */
             struct client *c = s->client;

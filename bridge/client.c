@@ -222,6 +222,12 @@ int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry 
     } else if (stream_id_cmp(e->id, s->last_id) > 0) {
         s->last_id = e->id;
         rc = send_with_id(c, body, NULL);
+        /* A close event in the history ends the stream as it would have live; the client
+         * comes back after it (if it wants) and resumes from there. */
+        if (rc == 0 && bridge_is_close_body(c->b, body)) {
+            client_finish(c);
+            rc = -1;
+        }
     }
     msg_unref(body);
     return rc;
@@ -238,6 +244,10 @@ int client_sync_done(struct client *c, struct hub_sub *s, struct stream_id pos) 
         if (rc == 0 && stream_id_cmp(h->id, s->last_id) > 0) {
             s->last_id = h->id;
             rc = send_with_id(c, h->body, NULL);
+            if (rc == 0 && bridge_is_close_body(c->b, h->body)) {
+                client_finish(c);
+                rc = -1;
+            }
         }
         msg_unref(h->body);
         free(h);

@@ -99,6 +99,9 @@ void bridge_entry_clear(struct entry *e);
 struct msg *bridge_entry_body(struct bridge *b, const struct route_cfg *r, const struct entry *e,
                               json_t **json, bool *parsed);
 
+/* Whether an encoded event body is the close event ("event: <close_event>\n" first). */
+bool bridge_is_close_body(const struct bridge *b, const struct msg *body);
+
 /* Asks the upstream to follow the hub for this topic (after a join, leave or pin). */
 void bridge_sync_topic(struct bridge *b, struct topic *t);
 /* Makes a new topic journalled as route r says (no-op for routes without journal). */

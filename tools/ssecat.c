@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -81,6 +82,7 @@ struct app {
     unsigned long count; /* -c; 0 when not given */
     double timeout_s;
     int quiet;
+    int stamp; /* -T: add the arrival time to each event line */
     const char *headers[HEADERS_MAX];
     unsigned n_headers;
     /* The URL, split for evhttp. */
@@ -108,7 +110,8 @@ static void usage(FILE *out) {
           "  -H 'Name: val'  extra request header (repeatable)\n"
           "  -c COUNT        exit 0 once every connection has received COUNT events\n"
           "  -t SECONDS      give up after SECONDS (default 30) and exit 3\n"
-          "  -q              quiet: print only the final summary line\n",
+          "  -q              quiet: print only the final summary line\n"
+          "  -T              add \"at\": arrival time (ms since the epoch) to each event\n",
           out);
 }
 
@@ -225,6 +228,11 @@ static void on_event(void *arg, const struct sse_event *ev) {
         json_t *o = json_pack("{s:I, s:s%, s:s%, s:s%}", "conn", (json_int_t)c->idx, "event",
                               ev->type, ev->type_len, "id", ev->last_id, ev->last_id_len, "data",
                               ev->data, ev->data_len);
+        if (app->stamp) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            json_object_set_new(o, "at", json_real((double)ts.tv_sec * 1e3 + ts.tv_nsec / 1e6));
+        }
         emit(o);
         json_decref(o);
     }
@@ -457,7 +465,7 @@ static int parse_options(struct app *app, int argc, char **argv) {
 
     app->n = 1;
     app->timeout_s = DEFAULT_TIMEOUT_S;
-    while ((opt = getopt(argc, argv, "n:H:c:t:qh")) != -1) {
+    while ((opt = getopt(argc, argv, "n:H:c:t:qTh")) != -1) {
         switch (opt) {
         case 'n':
             if (parse_ulong(optarg, 1, CONNS_MAX, &v) != 0) {
@@ -497,6 +505,9 @@ static int parse_options(struct app *app, int argc, char **argv) {
         }
         case 'q':
             app->quiet = 1;
+            break;
+        case 'T':
+            app->stamp = 1;
             break;
         case 'h':
             usage(stdout);
