@@ -21,12 +21,15 @@ static void usage(FILE *out) {
             "  -l, --listen ADDR     listen address, host:port (default %s; env LISTEN)\n"
             "  -r, --redis URL       redis://[[user]:password@]host[:port][/db]\n"
             "                        (default %s; env REDIS_URL)\n"
+            "      --journal N       entries journalled per channel by the built-in routes\n"
+            "                        (default %d, 0 = no journal; env JOURNAL)\n"
             "      --log-level LVL   debug, info, warn or error (env LOG_LEVEL)\n"
             "  -h, --help            this text\n"
             "  -V, --version         print the version\n\n"
             "Without a config file: GET /events/{channel} streams that Redis channel, and\n"
-            "GET /events?topic=a&topic=b streams several (event name = channel).\n",
-            DEFAULT_LISTEN, DEFAULT_REDIS_URL);
+            "GET /events?topic=a&topic=b streams several (event name = channel); both replay\n"
+            "what a reconnecting client missed (Last-Event-ID) from Redis streams.\n",
+            DEFAULT_LISTEN, DEFAULT_REDIS_URL, DEFAULT_JOURNAL);
 }
 
 static void print_error(const char *line) {
@@ -38,16 +41,18 @@ static const char *env(const char *name) {
 }
 
 int main(int argc, char **argv) {
-    enum { OPT_CHECK = 256, OPT_LOG_LEVEL };
+    enum { OPT_CHECK = 256, OPT_LOG_LEVEL, OPT_JOURNAL };
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"check-config", no_argument, NULL, OPT_CHECK},
                                             {"listen", required_argument, NULL, 'l'},
                                             {"redis", required_argument, NULL, 'r'},
                                             {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+                                            {"journal", required_argument, NULL, OPT_JOURNAL},
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, 'V'},
                                             {NULL, 0, NULL, 0}};
     const char *config_file = NULL, *listen = NULL, *redis = NULL, *log_level = NULL;
+    const char *journal = NULL;
     int check_only = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:l:r:hV", options, NULL)) != -1) {
         switch (opt) {
@@ -65,6 +70,9 @@ int main(int argc, char **argv) {
             break;
         case OPT_LOG_LEVEL:
             log_level = optarg;
+            break;
+        case OPT_JOURNAL:
+            journal = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -90,7 +98,8 @@ int main(int argc, char **argv) {
         const char *key, *value, *flag;
     } flags[] = {{"listen", listen, "--listen"},
                  {"redis", redis, "--redis"},
-                 {"log_level", log_level, "--log-level"}};
+                 {"log_level", log_level, "--log-level"},
+                 {"journal", journal, "--journal"}};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
         const char *err = flags[i].value ? config_set(cfg, flags[i].key, flags[i].value) : NULL;
         if (err) {

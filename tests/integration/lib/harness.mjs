@@ -43,6 +43,7 @@ export async function waitFor(condition, { timeout = 10000, interval = 20, what 
       last = await condition();
       if (last) return last;
     } catch (err) {
+      if (err.fatal) throw err; // the condition can never hold (e.g. the process died)
       last = err;
     }
     if (Date.now() > deadline) {
@@ -146,7 +147,9 @@ export async function startBridge(t, { config = null, args = [], env = {}, redis
     createInterface({ input: child.stdout }).on('line', onLine);
     createInterface({ input: child.stderr }).on('line', onLine);
     await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`bridge exited: ${bridge.log.join('\n')}`);
+      if (child.exitCode !== null) {
+        throw Object.assign(new Error(`bridge exited: ${bridge.log.join('\n')}`), { fatal: true });
+      }
       const res = await fetch(`${bridge.url}/healthz`);
       return healthy ? res.status === 200 : true;
     }, { what: `sse-bridge on port ${port}` });
