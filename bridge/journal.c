@@ -45,6 +45,17 @@ struct pending_write {
 
 static void pump(struct journal *j);
 
+/* A gap event for topic t, not (yet) in the journal: it has no id. */
+static struct entry gap_entry(const struct topic *t, const char *reason) {
+    struct entry e = {0};
+    e.gap = true;
+    e.in.channel = t->name;
+    e.in.channel_len = t->name_len;
+    e.in.payload = reason;
+    e.in.payload_len = strlen(reason);
+    return e;
+}
+
 bool journal_up(const struct journal *j) {
     return redis_conn_ready(j->writer) && redis_conn_ready(j->reader);
 }
@@ -196,12 +207,7 @@ void journal_mark_gap(struct journal *j, struct topic *t, const char *reason, bo
     }
     t->gap_pending = true; /* written when the writer is back */
     if (live) {
-        struct entry e = {0};
-        e.gap = true;
-        e.in.channel = t->name;
-        e.in.channel_len = t->name_len;
-        e.in.payload = reason;
-        e.in.payload_len = strlen(reason);
+        struct entry e = gap_entry(t, reason);
         bridge_deliver_entry(j->b, t, &e);
     }
 }
@@ -242,12 +248,7 @@ static void fail(struct replay_job *job, const char *why) {
 
 /* A gap event for this client only: its history for the topic is incomplete. */
 static int client_gap(struct journal *j, struct replay_job *job, const char *reason) {
-    struct entry e = {0};
-    e.gap = true;
-    e.in.channel = job->topic->name;
-    e.in.channel_len = job->topic->name_len;
-    e.in.payload = reason;
-    e.in.payload_len = strlen(reason);
+    struct entry e = gap_entry(job->topic, reason);
     (void)j;
     return client_replay_entry(job->client, job->sub, &e);
 }
