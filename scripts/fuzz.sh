@@ -13,11 +13,12 @@ for name in sse_parse sse_encode route config; do
     echo "fuzz: $name for ${seconds}s"
     status=0
     build-fuzz/tests/fuzz_$name -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
-        -print_final_stats=1 "$corpus" >"$corpus.log" 2>&1 || status=$?
+        -print_final_stats=1 -artifact_prefix="$corpus.crash-" "$corpus" >"$corpus.log" 2>&1 ||
+        status=$?
     grep -E '^stat::number_of_executed_units' "$corpus.log" || true
     if [ "$status" -ne 0 ]; then
         tail -40 "$corpus.log" >&2
-        echo "fuzz: $name failed (exit $status)" >&2
+        echo "fuzz: $name failed (exit $status); the input is in $corpus.crash-*" >&2
         exit 1
     fi
     rm -rf "$corpus" "$corpus.log"
