@@ -35,7 +35,9 @@ static bool repeats_a_name(const char *tmpl) {
 }
 
 static void check_match(const char *tmpl, const char *path) {
-    if (tmpl[0] != '/' || strpbrk(tmpl, "?#% ") != NULL)
+    /* Only path templates that config accepts (route_path_check: placeholders are whole
+     * segments, no name twice) ever reach route_match. */
+    if (tmpl[0] != '/' || strpbrk(tmpl, "?#% ") != NULL || route_path_check(tmpl) != NULL)
         return;
     struct route_params p;
     if (route_match(tmpl, path, &p) != ROUTE_MATCH)
