@@ -22,7 +22,7 @@ if [ -z "$bridge" ]; then
     bridge=build/sse-bridge
 fi
 
-work=$(mktemp -d)
+work=$(cd "$(mktemp -d)" && pwd -P) # as Redis reports its dir
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -32,20 +32,36 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free loopback port for the private Redis: the first random one nobody answers on.
-for p in $(shuf -i 20000-60000 -n 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { redis_port=$p; break; }
+# A private Redis on a free loopback port. A port can be taken between the probe and the
+# bind (tests run in parallel), so the server is checked to be ours (its dir is our work
+# dir) and another port tried if not.
+redis_port=""
+for attempt in 1 2 3 4 5; do
+    port=$(shuf -i 20000-60000 -n 1)
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
+        >"$work/redis.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        [ "$(redis-cli -p "$port" config get dir 2>/dev/null | tail -n 1)" = "$work" ] &&
+            { redis_port=$port; break; }
+        sleep 0.05
+    done
+    if [ -n "$redis_port" ]; then
+        pids+=("$pid")
+        break
+    fi
+    kill "$pid" 2>/dev/null || true
 done
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" \
-    >"$work/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+[ -n "$redis_port" ] || { echo "demo: could not start redis-server" >&2; cat "$work/redis.log" >&2; exit 1; }
 
 "$bridge" --config examples/demo.ini --listen "127.0.0.1:$http_port" \
     --redis "redis://127.0.0.1:$redis_port" 2>"$work/bridge.log" &
 pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$http_port/healthz" >/dev/null && break; sleep 0.05; done
-curl -fs "http://127.0.0.1:$http_port/healthz" >/dev/null || { cat "$work/bridge.log" >&2; exit 1; }
+curl -fs "http://127.0.0.1:$http_port/healthz" >/dev/null ||
+    { echo "demo: the bridge did not become healthy" >&2; cat "$work/bridge.log" >&2; exit 1; }
 
 examples/publisher.sh "$redis_port" &
 pids+=($!)
