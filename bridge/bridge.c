@@ -80,6 +80,7 @@ void bridge_topic_setup(struct bridge *b, struct topic *t, const struct route_cf
     if (t->kind == TOPIC_STREAM) {
         hub_topic_journal(t, t->name, 0, 0, 0);
     } else if (route_is_journalled(r)) {
+        bool was_journalled = t->journal_key != NULL;
         size_t n = strlen(b->cfg->journal_prefix) + t->name_len + 3;
         char *key = xmalloc(n);
         /* Patterns and channels live in separate key spaces: "p:" marks a pattern's journal. */
@@ -87,6 +88,12 @@ void bridge_topic_setup(struct bridge *b, struct topic *t, const struct route_cf
                  t->name);
         hub_topic_journal(t, key, r->journal, r->journal_age_ms, b->cfg->journal_linger_ms);
         free(key);
+        /* Already subscribed for a plain route: journalling starts now, not at a SUBSCRIBE
+         * reply, so the start marker is owed here. */
+        if (!was_journalled && t->state == UPSTREAM_SUBSCRIBED && b->journal != NULL) {
+            journal_owe_gap(b->journal, t, false);
+            t->journal_seen = true;
+        }
     }
 }
 
@@ -185,11 +192,13 @@ struct msg *bridge_entry_body(struct bridge *b, const struct route_cfg *r, const
             in.json = payload_json(b, &e->in, json, parsed);
         struct translate_out out;
         translate(&r->rules, &in, &out);
-        out.f.id = NULL; /* journalled ids are the entry ids, added per client */
+        /* Journalled ids are entry ids, added per client; a plain route keeps its own rule. */
+        if (route_is_journalled(r))
+            out.f.id = NULL;
         m = sse_frame(&out.f);
         translate_out_clear(&out);
     }
-    m->len--; /* without the blank line: the id line and the end come per client */
+    m->len--; /* without the blank line: the (id line and) end come per client */
     return m;
 }
 
@@ -208,12 +217,19 @@ void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry 
         if (f->subs == NULL)
             continue;
         const struct route *r = f->key;
-        struct msg *body = bridge_entry_body(b, r->cfg, e, &json, &parsed);
+        /* A plain route sharing a journalled channel: no ids, no gap events. */
+        bool journalled = route_is_journalled(r->cfg);
+        if (!journalled && e->gap)
+            continue;
+        struct entry plain = *e;
+        plain.has_id = false;
+        const struct entry *fe = journalled ? e : &plain;
+        struct msg *body = bridge_entry_body(b, r->cfg, fe, &json, &parsed);
         bool closing = !e->gap && bridge_is_close_body(b, body);
         for (struct hub_sub *s = f->subs, *next; s; s = next) {
             next = s->next; /* a client cut off below leaves the list */
             struct client *c = s->client;
-            if (client_send_entry(c, s, body, e, id_frame) == 0 && closing && !s->syncing)
+            if (client_send_entry(c, s, body, fe, id_frame) == 0 && closing && !s->syncing)
                 client_finish(c);
         }
         msg_unref(body);
@@ -428,14 +444,15 @@ void bridge_free(struct bridge *b) {
         return;
     http_free(b->http); /* closes every connection; their close callbacks free the clients */
     b->http = NULL;
+    while (b->clients) /* clients whose connections were not connected: no close callback */
+        client_forget(b->clients);
+    /* The journal first: freeing it answers the stream source's pending requests. */
+    journal_free(b->journal); /* answers pending writes: their topics must still exist */
+    b->journal = NULL;
     source_stream_free(b->streams);
     b->streams = NULL;
     source_redis_free(b->redis);
     b->redis = NULL;
-    journal_free(b->journal); /* answers pending writes: their topics must still exist */
-    b->journal = NULL;
-    while (b->clients)
-        client_forget(b->clients);
     free_event(b->heartbeat_ev);
     free_event(b->sweep_ev);
     free_event(b->drain_ev);

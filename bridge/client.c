@@ -114,7 +114,9 @@ void client_subscribe(struct client *c, enum topic_kind kind, const char *name) 
     c->subs = xrealloc(c->subs, (c->nsubs + 1) * sizeof(*c->subs));
     struct hub_sub *s = hub_join(c->b->hub, kind, name, c->route, c);
     c->subs[c->nsubs++] = s;
-    if (s->topic->nsubs == 1 && s->topic->feeds->next == NULL)
+    /* The first journalled route to use a topic sets its journal up (a plain route may have
+     * been there first); a second one may lengthen its retention. */
+    if (route_is_journalled(c->route->cfg) || s->topic->kind == TOPIC_STREAM)
         bridge_topic_setup(c->b, s->topic, c->route->cfg);
     s->syncing = route_is_journalled(c->route->cfg);
     bridge_sync_topic(c->b, s->topic);
@@ -188,6 +190,18 @@ static int send_with_id(struct client *c, struct msg *body, struct msg *shared_i
     return rc;
 }
 
+/* Bytes of live events held for the client while it syncs, all topics together. */
+static size_t held_bytes(const struct client *c) {
+    size_t n = 0;
+    for (size_t i = 0; i < c->nsubs; i++)
+        n += c->subs[i]->held_bytes;
+    return n;
+}
+
+static bool is_start_marker(const struct entry *e) {
+    return e->gap && e->in.payload_len == 15 && memcmp(e->in.payload, "journal-started", 15) == 0;
+}
+
 int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, const struct entry *e,
                       struct msg *shared_id_frame) {
     if (c->state != CLIENT_STREAMING)
@@ -195,11 +209,11 @@ int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, con
     if (!e->has_id) /* the journal could not write it: delivered, but never replayable */
         return send_parts(c, body, c->b->blank_frame);
     if (s->syncing) {
-        hub_sub_hold(s, msg_ref(body), e->id);
-        if (s->held_bytes > c->b->cfg->client_buffer) {
+        hub_sub_hold(s, msg_ref(body), e->id, is_start_marker(e));
+        if (held_bytes(c) + client_pending(c) > c->b->cfg->client_buffer) {
             c->b->metrics.clients_slow_cut++;
             log_warn("client: cut off while replaying (%zu bytes of live events held)",
-                     s->held_bytes);
+                     held_bytes(c));
             client_cut(c);
             return -1;
         }
@@ -208,6 +222,8 @@ int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, con
     if (stream_id_cmp(e->id, s->last_id) <= 0)
         return 0; /* already sent by the replay */
     s->last_id = e->id;
+    if (s->fresh && is_start_marker(e))
+        return 0; /* nothing was missed by a client that had seen nothing */
     return send_with_id(c, body, shared_id_frame);
 }
 
@@ -233,8 +249,8 @@ int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry 
     return rc;
 }
 
-int client_sync_done(struct client *c, struct hub_sub *s, struct stream_id pos) {
-    s->syncing = false;
+/* Sends s's held events newer than what it was sent, in order; frees them all. */
+static int flush_held(struct client *c, struct hub_sub *s) {
     struct held *h = s->held;
     s->held = s->held_tail = NULL;
     s->held_bytes = 0;
@@ -243,26 +259,43 @@ int client_sync_done(struct client *c, struct hub_sub *s, struct stream_id pos) 
         struct held *next = h->next;
         if (rc == 0 && stream_id_cmp(h->id, s->last_id) > 0) {
             s->last_id = h->id;
-            rc = send_with_id(c, h->body, NULL);
-            if (rc == 0 && bridge_is_close_body(c->b, h->body)) {
-                client_finish(c);
-                rc = -1;
+            if (!(s->fresh && h->start_marker)) {
+                rc = send_with_id(c, h->body, NULL);
+                if (rc == 0 && bridge_is_close_body(c->b, h->body)) {
+                    client_finish(c);
+                    rc = -1;
+                }
             }
         }
         msg_unref(h->body);
         free(h);
         h = next;
     }
-    if (rc != 0)
-        return rc;
-    if (stream_id_cmp(pos, s->last_id) > 0)
-        s->last_id = pos;
+    return rc;
+}
+
+int client_sync_done(struct client *c, struct hub_sub *s, struct stream_id pos) {
+    s->synced = true;
+    s->sync_pos = pos;
+    /* A client goes live on all its topics together: until every topic knows its position,
+     * an id sent for one would carry a meaningless 0-0 for another. */
     for (size_t i = 0; i < c->nsubs; i++) {
-        if (c->subs[i]->syncing)
+        if (!c->subs[i]->synced)
             return 0;
     }
+    for (size_t i = 0; i < c->nsubs; i++) {
+        struct hub_sub *t = c->subs[i];
+        if (!t->syncing)
+            continue;
+        t->syncing = false;
+        int rc = flush_held(c, t);
+        if (rc != 0)
+            return rc; /* cut off or finished: c is gone */
+        if (stream_id_cmp(t->sync_pos, t->last_id) > 0)
+            t->last_id = t->sync_pos;
+    }
     struct msg *frame = position_frame(c);
-    rc = client_send(c, frame);
+    int rc = client_send(c, frame);
     msg_unref(frame);
     return rc;
 }

@@ -625,6 +625,12 @@ int config_validate(struct config *cfg, void (*errors)(const char *line)) {
     }
     for (size_t i = 0; i < cfg->nroutes; i++)
         n += validate_route(cfg, i, errors);
+    if (cfg->client_buffer < 2 * cfg->max_message_size) {
+        /* A message larger than half a client buffer would cut every client that replays
+         * it, and the client would come back to the same message forever. */
+        errors("client_buffer must be at least twice max_message_size");
+        n++;
+    }
     if (cfg->backoff_min_ms == 0 || cfg->backoff_min_ms > cfg->backoff_max_ms) {
         errors("backoff_min must be above 0 and at most backoff_max");
         n++;

@@ -27,10 +27,11 @@ struct hub *hub_new(unsigned linger_ms) {
     return hub;
 }
 
-void hub_sub_hold(struct hub_sub *s, struct msg *body, struct stream_id id) {
+void hub_sub_hold(struct hub_sub *s, struct msg *body, struct stream_id id, bool start_marker) {
     struct held *h = xmalloc(sizeof(*h));
     h->body = body;
     h->id = id;
+    h->start_marker = start_marker;
     h->next = NULL;
     if (s->held_tail)
         s->held_tail->next = h;

@@ -38,7 +38,7 @@ struct journal {
 struct pending_write {
     struct journal *j;
     struct topic *t;
-    bool gap, deliver;
+    bool gap, deliver, gap_started;
     size_t channel_len, payload_len;
     char data[]; /* channel, then payload (or the gap reason) */
 };
@@ -60,31 +60,24 @@ bool journal_up(const struct journal *j) {
     return redis_conn_ready(j->writer) && redis_conn_ready(j->reader);
 }
 
-/* Journals that missed something while the writer was away get their gap marker now. */
-static void write_pending_gap(void *arg, struct topic *t) {
-    if (t->gap_pending) {
-        t->gap_pending = false;
-        journal_mark_gap(arg, t, "journal-resumed", false);
-    }
-}
+static const char GAP_STARTED[] = "journal-started", GAP_RESUMED[] = "journal-resumed";
 
 static void writer_ready(void *arg) {
     struct journal *j = arg;
     j->writer_down_logged = false;
-    hub_foreach(j->b->hub, write_pending_gap, j);
 }
 
-static void mark_gap_pending(void *arg, struct topic *t) {
+static void owe_resumed(void *arg, struct topic *t) {
     (void)arg;
-    if (t->journal_key != NULL && t->kind != TOPIC_STREAM)
-        t->gap_pending = true;
+    if (t->journal_key != NULL && t->kind != TOPIC_STREAM && t->gap_owed == NULL)
+        t->gap_owed = GAP_RESUMED;
 }
 
 static void writer_lost(void *arg) {
     /* Pending and new writes are delivered without an id (live clients miss nothing), but the
-     * journal misses them: it gets a gap marker when the writer is back. */
+     * journal misses them: it owes a gap marker. */
     struct journal *j = arg;
-    hub_foreach(j->b->hub, mark_gap_pending, j);
+    hub_foreach(j->b->hub, owe_resumed, j);
 }
 
 static void reader_ready(void *arg) {
@@ -103,7 +96,9 @@ static int trim_args(const struct journal *j, const struct topic *t, const char 
         snprintf(num, 24, "%zu", t->journal_maxlen);
         argv[n] = "MAXLEN";
     } else if (t->journal_max_age_ms) {
-        unsigned long long now = bridge_wall_ms(j->b);
+        /* Redis's clock, as the newest id shows it, when known: the trim point is compared
+         * with ids Redis made, not with the bridge's clock. */
+        unsigned long long now = t->cursor_known ? t->last_id.ms : bridge_wall_ms(j->b);
         unsigned long long min = now > t->journal_max_age_ms ? now - t->journal_max_age_ms : 0;
         snprintf(num, 24, "%llu", min);
         argv[n] = "MINID";
@@ -136,13 +131,18 @@ static void on_write_reply(redisAsyncContext *ac, void *r, void *privdata) {
         if (stream_id_cmp(e.id, pw->t->last_id) > 0)
             pw->t->last_id = e.id;
         pw->t->cursor_known = true;
-    } else if (!j->writer_down_logged) {
+    } else {
         /* Delivered all the same, without an id: the client misses nothing live, but this
-         * event cannot be replayed. */
-        log_warn("journal: cannot write %s (%s); delivering without ids", pw->t->journal_key,
-                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
+         * event cannot be replayed, and the journal owes a gap marker. */
+        if (pw->t->gap_owed == NULL)
+            pw->t->gap_owed = GAP_RESUMED;
+        if (!j->writer_down_logged)
+            log_warn("journal: cannot write %s (%s); delivering without ids", pw->t->journal_key,
+                     reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
         j->writer_down_logged = true;
     }
+    if (e.gap && !e.has_id && pw->t->gap_owed == NULL)
+        pw->t->gap_owed = pw->gap_started ? GAP_STARTED : GAP_RESUMED;
     if (pw->deliver && (!e.gap || e.has_id))
         bridge_deliver_entry(j->b, pw->t, &e);
     free(pw);
@@ -156,6 +156,8 @@ static void write_entry(struct journal *j, struct topic *t, bool gap, bool deliv
     pw->t = t;
     pw->gap = gap;
     pw->deliver = deliver;
+    pw->gap_started = gap && payload_len == sizeof(GAP_STARTED) - 1 &&
+                      memcmp(payload, GAP_STARTED, payload_len) == 0;
     pw->channel_len = channel_len;
     pw->payload_len = payload_len;
     memcpy(pw->data, channel, channel_len);
@@ -197,17 +199,22 @@ static void write_entry(struct journal *j, struct topic *t, bool gap, bool deliv
 
 void journal_append(struct journal *j, struct topic *t, const char *channel, size_t channel_len,
                     const char *payload, size_t payload_len) {
+    if (t->gap_owed != NULL && redis_conn_ready(j->writer)) {
+        /* A start marker is news to returning clients only (fresh ones drop it); a resumed
+         * one was told live already. */
+        const char *reason = t->gap_owed;
+        t->gap_owed = NULL;
+        write_entry(j, t, true, reason == GAP_STARTED, t->name, t->name_len, reason,
+                    strlen(reason));
+    }
     write_entry(j, t, false, true, channel, channel_len, payload, payload_len);
 }
 
-void journal_mark_gap(struct journal *j, struct topic *t, const char *reason, bool live) {
-    if (redis_conn_ready(j->writer)) {
-        write_entry(j, t, true, live, t->name, t->name_len, reason, strlen(reason));
-        return;
-    }
-    t->gap_pending = true; /* written when the writer is back */
-    if (live) {
-        struct entry e = gap_entry(t, reason);
+void journal_owe_gap(struct journal *j, struct topic *t, bool resumed) {
+    if (t->gap_owed == NULL || resumed)
+        t->gap_owed = resumed ? GAP_RESUMED : GAP_STARTED;
+    if (resumed) {
+        struct entry e = gap_entry(t, GAP_RESUMED);
         bridge_deliver_entry(j->b, t, &e);
     }
 }
@@ -318,10 +325,13 @@ static void on_first_reply(redisAsyncContext *ac, void *r, void *privdata) {
     } else if (reply->type == REDIS_REPLY_ERROR || reply->type != REDIS_REPLY_ARRAY) {
         /* No such stream: its history is gone (trimmed away, or Redis lost its data),
          * unless the client had seen nothing of it. */
-        if (stream_id_is_zero(job->from) || client_gap(j, job, "truncated") == 0)
+        if (stream_id_is_zero(job->from) || client_gap(j, job, "truncated") == 0) {
+            job->sub->last_id = (struct stream_id){0, 0}; /* everything written from now on */
+            job->sub->fresh = true;                       /* told already: history starts over */
             finish(job, (struct stream_id){0, 0});
-        else
+        } else {
             job_free(job);
+        }
     } else {
         struct stream_id last = {0, 0};
         info_id(reply, "last-generated-id", &last);
@@ -330,6 +340,7 @@ static void on_first_reply(redisAsyncContext *ac, void *r, void *privdata) {
              * belongs to another deployment. Go on from the journal's end. */
             if (client_gap(j, job, "unknown-id") == 0) {
                 job->sub->last_id = last;
+                job->sub->fresh = true;
                 finish(job, last);
             } else {
                 job_free(job);
@@ -388,7 +399,13 @@ static void on_page_reply(redisAsyncContext *ac, void *r, void *privdata) {
     }
     const char *fields[2 * 16];
     size_t lens[2 * 16];
-    for (size_t i = 0; i < reply->elements && job->client != NULL; i++) {
+    size_t i = 0;
+    for (; i < reply->elements && job->client != NULL; i++) {
+        /* A page can hold more than a client buffer: stop when half full and continue from
+         * the last entry sent once it has drained (cutting the client would make it come
+         * back to the same page forever). */
+        if (client_pending(job->client) > j->b->cfg->client_buffer / 2)
+            break;
         struct entry e;
         if (journal_parse_entry(reply->element[i], &e, fields, lens, 16) != 0)
             continue;
@@ -402,7 +419,7 @@ static void on_page_reply(redisAsyncContext *ac, void *r, void *privdata) {
     }
     if (job->client == NULL) { /* cut off while replaying (output over its limit) */
         job_free(job);
-    } else if (reply->elements < j->b->cfg->replay_batch) {
+    } else if (i == reply->elements && reply->elements < j->b->cfg->replay_batch) {
         finish(job, job->from);
     } else if (client_pending(job->client) > j->b->cfg->client_buffer / 2) {
         job->next = j->deferred; /* let the client read before the next page */
@@ -415,22 +432,26 @@ static void on_page_reply(redisAsyncContext *ac, void *r, void *privdata) {
 
 /* Sends the next read of a job: the stream's end (new client, or the first step of a
  * replay, which checks the id is not from the future) or a page of entries. */
-static void send_read(struct journal *j, struct replay_job *job, redisAsyncContext *ac) {
-    j->inflight++;
+static int send_read(struct journal *j, struct replay_job *job, redisAsyncContext *ac) {
+    int rc;
     if (!job->started) {
         if (job->have_from)
-            redisAsyncCommand(ac, on_first_reply, job, "XINFO STREAM %s", job->topic->journal_key);
+            rc = redisAsyncCommand(ac, on_first_reply, job, "XINFO STREAM %s",
+                                   job->topic->journal_key);
         else
-            redisAsyncCommand(ac, on_first_reply, job, "XREVRANGE %s + - COUNT 1",
-                              job->topic->journal_key);
-        return;
+            rc = redisAsyncCommand(ac, on_first_reply, job, "XREVRANGE %s + - COUNT 1",
+                                   job->topic->journal_key);
+        j->inflight += rc == REDIS_OK;
+        return rc;
     }
     /* "(id": exclusive start (Redis 6.2+). hiredis formats only %s/%b safely: no %zu. */
     char start[STREAM_ID_MAX_LEN + 2] = "(", count[24];
     stream_id_format(job->from, start + 1);
     snprintf(count, sizeof(count), "%zu", j->b->cfg->replay_batch);
-    redisAsyncCommand(ac, on_page_reply, job, "XRANGE %s %s + COUNT %s", job->topic->journal_key,
-                      start, count);
+    rc = redisAsyncCommand(ac, on_page_reply, job, "XRANGE %s %s + COUNT %s",
+                           job->topic->journal_key, start, count);
+    j->inflight += rc == REDIS_OK;
+    return rc;
 }
 
 static void pump(struct journal *j) {
@@ -441,10 +462,15 @@ static void pump(struct journal *j) {
         j->queue = job->next;
         if (j->queue == NULL)
             j->queue_tail = NULL;
-        if (job->client == NULL)
+        if (job->client == NULL) {
             job_free(job);
-        else
-            send_read(j, job, ac);
+        } else if (send_read(j, job, ac) != REDIS_OK) {
+            job->next = j->queue; /* refused (connection going away): retried when ready */
+            j->queue = job;
+            if (j->queue_tail == NULL)
+                j->queue_tail = job;
+            break;
+        }
     }
 }
 
@@ -471,6 +497,8 @@ static void on_pace(evutil_socket_t fd, short what, void *arg) {
 int journal_sync(struct journal *j, struct client *c, struct hub_sub *s,
                  const struct stream_id *from, bool bad_id) {
     struct topic *t = s->topic;
+    if (t->journal_key == NULL) /* cannot happen: client_subscribe sets the journal up */
+        return client_sync_done(c, s, (struct stream_id){0, 0});
     struct replay_job *job = xcalloc(1, sizeof(*job));
     job->j = j;
     job->client = c;
@@ -482,6 +510,7 @@ int journal_sync(struct journal *j, struct client *c, struct hub_sub *s,
         job_free(job); /* cut off: cancelled with the client, and never queued */
         return -1;
     }
+    s->fresh = from == NULL || bad_id || stream_id_is_zero(*from);
     if (from != NULL && !bad_id) {
         job->have_from = true;
         job->from = *from;
@@ -542,7 +571,12 @@ void journal_stream_end(struct journal *j, struct topic *t,
     struct end_request *req = xmalloc(sizeof(*req));
     *req = (struct end_request){j, t, done, arg};
     t->pending++;
-    redisAsyncCommand(ac, on_stream_end, req, "XREVRANGE %s + - COUNT 1", t->journal_key);
+    if (redisAsyncCommand(ac, on_stream_end, req, "XREVRANGE %s + - COUNT 1", t->journal_key) !=
+        REDIS_OK) {
+        t->pending--;
+        free(req);
+        done(arg, t, false);
+    }
 }
 
 static void ignore_reply(redisAsyncContext *ac, void *r, void *privdata) {

@@ -164,6 +164,8 @@ static void connect_now(struct redis_conn *c) {
     }
     ac->data = c;
     c->ac = ac;
+    /* A Redis that stops answering without closing is found by TCP keepalive. */
+    redisEnableKeepAlive(&ac->c);
     redisLibeventAttach(ac, c->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -189,7 +191,12 @@ void redis_conn_start(struct redis_conn *c) {
 }
 
 redisAsyncContext *redis_conn_ctx(struct redis_conn *c) {
-    return c->state == CONN_READY ? c->ac : NULL;
+    /* While hiredis answers pending callbacks with NULL before its disconnect callback, the
+     * context is still set but refuses commands (their callbacks would never run). */
+    if (c->state != CONN_READY || c->ac == NULL ||
+        (c->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)))
+        return NULL;
+    return c->ac;
 }
 
 bool redis_conn_ready(const struct redis_conn *c) {

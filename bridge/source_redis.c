@@ -76,8 +76,7 @@ static void on_pubsub(redisAsyncContext *ac, void *r, void *privdata) {
     /* Messages published while the topic was not subscribed are gone (pub/sub keeps
      * nothing): say so in the journal, before the first message journalled from now on. */
     if (t->state == UPSTREAM_SUBSCRIBED && t->journal_key != NULL) {
-        journal_mark_gap(s->b->journal, t, t->journal_seen ? "journal-resumed" : "journal-started",
-                         t->journal_seen);
+        journal_owe_gap(s->b->journal, t, t->journal_seen);
         t->journal_seen = true;
     }
     source_redis_sync(s, t);

@@ -14,9 +14,12 @@
 struct source_stream {
     struct bridge *b;
     struct redis_conn *conn;
-    long long client_id; /* this connection's CLIENT ID, for CLIENT UNBLOCK */
-    bool reading;        /* an XREAD is in flight */
-    bool stale;          /* the set of streams changed since it was sent */
+    long long client_id;    /* this connection's CLIENT ID, for CLIENT UNBLOCK */
+    bool reading;           /* an XREAD is in flight */
+    bool stale;             /* the set of streams changed since it was sent */
+    struct event *retry_ev; /* after an XREAD error: check the keys, then read again */
+    unsigned checks;        /* TYPE replies still awaited */
+    bool error_logged;
 };
 
 static void send_read(struct source_stream *s);
@@ -63,8 +66,17 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata) {
     if (reply == NULL)
         return; /* connection lost: on_ready reads again from the cursors */
     if (reply->type == REDIS_REPLY_ERROR) {
-        log_warn("streams: XREAD failed: %s", reply->str);
-    } else if (reply->type == REDIS_REPLY_ARRAY) {
+        /* Most likely one key is not a stream (WRONGTYPE): one bad key must not stop every
+         * stream route, nor make the loop spin. Check the keys in a moment, then read on. */
+        if (!s->error_logged)
+            log_warn("streams: XREAD failed: %s; checking the keys", reply->str);
+        s->error_logged = true;
+        struct timeval tv = {1, 0};
+        event_add(s->retry_ev, &tv);
+        return;
+    }
+    s->error_logged = false;
+    if (reply->type == REDIS_REPLY_ARRAY) {
         /* [[key, [[id, [f, v, ...]], ...]], ...] */
         for (size_t i = 0; i < reply->elements; i++) {
             const redisReply *kv = reply->element[i];
@@ -126,6 +138,54 @@ static void send_read(struct source_stream *s) {
     free(a.ids);
 }
 
+struct type_check {
+    struct source_stream *s;
+    char key[];
+};
+
+static void on_type(redisAsyncContext *ac, void *r, void *privdata) {
+    struct type_check *tc = privdata;
+    struct source_stream *s = tc->s;
+    redisReply *reply = r;
+    (void)ac;
+    if (reply != NULL && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "stream") != 0 &&
+        strcmp(reply->str, "none") != 0) {
+        struct topic *t = hub_find(s->b->hub, TOPIC_STREAM, tc->key, strlen(tc->key));
+        if (t != NULL && t->state == UPSTREAM_SUBSCRIBED) {
+            log_warn("streams: %s is a %s, not a stream: not read until it is one", tc->key,
+                     reply->str);
+            t->state = UPSTREAM_NONE; /* the sweep retries; XREVRANGE fails until fixed */
+            t->cursor_known = false;
+        }
+    }
+    free(tc);
+    if (reply != NULL && --s->checks == 0)
+        send_read(s);
+}
+
+static void check_type(void *arg, struct topic *t) {
+    struct source_stream *s = arg;
+    redisAsyncContext *ac = redis_conn_ctx(s->conn);
+    if (ac == NULL || t->kind != TOPIC_STREAM || t->state != UPSTREAM_SUBSCRIBED)
+        return;
+    struct type_check *tc = xmalloc(sizeof(*tc) + t->name_len + 1);
+    tc->s = s;
+    memcpy(tc->key, t->name, t->name_len + 1);
+    if (redisAsyncCommand(ac, on_type, tc, "TYPE %b", t->name, t->name_len) == REDIS_OK)
+        s->checks++;
+    else
+        free(tc);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) {
+    struct source_stream *s = arg;
+    (void)fd, (void)what;
+    s->checks = 0;
+    hub_foreach(s->b->hub, check_type, s);
+    if (s->checks == 0)
+        send_read(s);
+}
+
 static void on_client_id(redisAsyncContext *ac, void *r, void *privdata) {
     struct source_stream *s = privdata;
     redisReply *reply = r;
@@ -151,8 +211,11 @@ static void on_end(void *arg, struct topic *t, bool ok) {
     struct source_stream *s = arg;
     if (t->state == UPSTREAM_SUBSCRIBING)
         t->state = ok ? UPSTREAM_SUBSCRIBED : UPSTREAM_NONE;
-    if (ok)
-        kick(s);
+    /* On failure (Redis away, or the key is not a stream) the next sweep tries again; trying
+     * again from here would spin while the reader is down. */
+    if (!ok)
+        return;
+    kick(s);
     source_stream_sync(s, t);
 }
 
@@ -191,6 +254,7 @@ struct source_stream *source_stream_new(struct bridge *b, const struct redis_add
     s->conn =
         redis_conn_new(b->base, addr, "streams", b->cfg->backoff_min_ms, b->cfg->backoff_max_ms,
                        (struct redis_conn_handlers){on_ready, on_lost}, s);
+    s->retry_ev = evtimer_new(b->base, on_retry, s);
     return s;
 }
 
@@ -202,6 +266,7 @@ void source_stream_free(struct source_stream *s) {
     if (s == NULL)
         return;
     redis_conn_free(s->conn);
+    event_free(s->retry_ev);
     free(s);
 }
 

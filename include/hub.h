@@ -35,6 +35,7 @@ enum upstream_state {
 struct held {
     struct msg *body; /* the event without id line and final blank line; one reference */
     struct stream_id id;
+    bool start_marker; /* a journal-started gap: dropped for clients that came fresh */
     struct held *next;
 };
 
@@ -50,6 +51,9 @@ struct hub_sub {
     struct stream_id last_id;
     struct held *held, *held_tail;
     size_t held_bytes;
+    bool fresh;                /* came without a position: "journal-started" is no news to it */
+    bool synced;               /* its own sync is done; live when all of the client's are */
+    struct stream_id sync_pos; /* where that sync left it */
     void *sync_job; /* the journal's replay job while syncing; cleared when the sub goes */
 };
 
@@ -77,7 +81,8 @@ struct topic {
     struct stream_id last_id; /* newest entry written (journal) or read (stream cursor) */
     bool cursor_known;        /* last_id is the current end of the stream */
     bool journal_seen;        /* journalled before by this process (a resubscription) */
-    bool gap_pending;         /* a gap marker is owed to the journal (writer was down) */
+    const char *gap_owed;     /* a gap marker the journal owes (static reason), written before the
+                                 next message: no key for a channel nobody publishes to */
     unsigned pending;         /* Redis requests about it in flight: not freed meanwhile */
 };
 
@@ -91,7 +96,7 @@ struct hub_sub *hub_join(struct hub *hub, enum topic_kind kind, const char *name
                          const void *feed_key, void *client);
 void hub_leave(struct hub *hub, struct hub_sub *sub, unsigned long long now_ms);
 /* Appends a held event (takes the caller's reference to body). */
-void hub_sub_hold(struct hub_sub *sub, struct msg *body, struct stream_id id);
+void hub_sub_hold(struct hub_sub *sub, struct msg *body, struct stream_id id, bool start_marker);
 /* Frees the held events. */
 void hub_sub_drop_held(struct hub_sub *sub);
 /* A topic that stays wanted without clients (static routes). */

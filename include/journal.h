@@ -38,10 +38,12 @@ bool journal_up(const struct journal *j);
 /* Appends a pub/sub message to t's journal; delivered when Redis answers with its id. */
 void journal_append(struct journal *j, struct topic *t, const char *channel, size_t channel_len,
                     const char *payload, size_t payload_len);
-/* Writes a gap marker into t's journal (journalling starts or restarts). A replay across it
- * sends the gap event; `live` also sends it to the clients connected now (they missed
- * messages while the subscription was down). */
-void journal_mark_gap(struct journal *j, struct topic *t, const char *reason, bool live);
+/* Journalling of t (re)starts: a gap marker is owed, written just before the next message
+ * (so a channel nobody publishes to gets no key). A replay across it sends the gap event;
+ * so does its live delivery, except to clients that came without a position. `resumed`: the
+ * subscription was down and the clients connected now missed messages: they are told at
+ * once. */
+void journal_owe_gap(struct journal *j, struct topic *t, bool resumed);
 
 /* Brings a syncing subscriber up to date. `from`: the client's position for this topic, or
  * NULL for a new client. `bad_id`: the client sent a Last-Event-ID that could not be read. */

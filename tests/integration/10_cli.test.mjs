@@ -57,6 +57,13 @@ test('--check-config accepts a good file and reports every error of a bad one', 
       `line ${line} reported:\n${r.err}`);
   }
   assert.match(r.err, /\[route a\] has no path/);
+
+  // Limits that contradict each other: a message that cannot fit half a client buffer.
+  const tight = join(dir, 'tight.ini');
+  writeFileSync(tight, '[bridge]\nclient_buffer = 64KiB\nmax_message_size = 64KiB\n');
+  const t2 = run(['--config', tight, '--check-config']);
+  assert.equal(t2.code, 1);
+  assert.match(t2.err, /client_buffer must be at least twice max_message_size/);
   assert.match(r.err, /not starting/);
 });
 

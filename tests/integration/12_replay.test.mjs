@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BRIDGE, tempDir, startRedis, startBridge, sseCat, waitSubscribed, startPublisher,
-  seqsOf } from './lib/harness.mjs';
+  seqsOf, waitFor } from './lib/harness.mjs';
 
 function cmpId(a, b) {
   const [am, as] = a.split('-').map(BigInt);
@@ -206,4 +206,92 @@ test('--journal 0: the built-in routes journal nothing and send no ids', async (
   assert.equal((await cat.done()).code, 0);
   assert.deepEqual(cat.events.map((e) => [e.id, e.data]), [['', 'a'], ['', 'b']]);
   assert.equal(Number(await pub.exists('sse:journal:plain')), 0);
+});
+
+test('a plain route and a journalled route on one channel: the journal starts with the second', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis, config: `
+[route plain]
+path = /plain/{c}
+channel = {c}
+
+[route kept]
+path = /kept/{c}
+channel = {c}
+journal = 100
+` });
+  const pub = redis.client();
+  const plain = sseCat(t, `${bridge.url}/plain/mixed`, { count: 2 });
+  await plain.waitOpen();
+  await waitSubscribed(pub, 'mixed', 1);
+  const kept = sseCat(t, `${bridge.url}/kept/mixed`, { count: 1 });
+  await kept.waitOpen();
+  await waitFor(async () => (await bridge.metrics()).clients === 2, { what: 'two clients' });
+  await pub.publish('mixed', 'one');
+  await pub.publish('mixed', 'two');
+  assert.equal((await plain.done()).code, 0);
+  assert.equal((await kept.done()).code, 0);
+  assert.deepEqual(plain.events.map((e) => [e.id, e.data]), [['', 'one'], ['', 'two']]);
+  assert.match(kept.events[0].id, /^\d+-\d+$/);
+  assert.equal(kept.events[0].data, 'one');
+});
+
+test('no journal key for a channel nobody publishes to; a returning client learns of a restart', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis });
+  const pub = redis.client();
+  const idle = sseCat(t, `${bridge.url}/events/nobody`);
+  await idle.waitOpen();
+  await waitSubscribed(pub, 'nobody', 1);
+  assert.equal(Number(await pub.exists('sse:journal:nobody')), 0, 'no key before a message');
+  await idle.stop();
+
+  const first = sseCat(t, `${bridge.url}/events/restart`, { count: 1 });
+  await first.waitOpen();
+  await waitSubscribed(pub, 'restart', 1);
+  await pub.publish('restart', 'before');
+  assert.equal((await first.done()).code, 0);
+  assert.equal(first.events[0].data, 'before', 'a fresh client is not told of the journal start');
+  const last = first.events[0].id;
+  await bridge.stop();
+  await pub.publish('restart', 'lost while the bridge was down');
+  await bridge.start();
+  const back = sseCat(t, `${bridge.url}/events/restart`, { count: 2, headers: [`Last-Event-ID: ${last}`] });
+  await back.waitOpen();
+  await waitSubscribed(pub, 'restart', 1);
+  await pub.publish('restart', 'after');
+  assert.equal((await back.done()).code, 0);
+  assert.equal(back.events[0].event, 'gap');
+  assert.deepEqual(JSON.parse(back.events[0].data), { topic: 'restart', reason: 'journal-started' });
+  assert.equal(back.events[1].data, 'after');
+});
+
+test('an id from the future for a missing journal: a gap event, then live', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis });
+  const pub = redis.client();
+  const cat = sseCat(t, `${bridge.url}/events/fresh`, { count: 3, headers: ['Last-Event-ID: 99999999999999-0'] });
+  await cat.waitEvents(1);
+  await waitSubscribed(pub, 'fresh', 1);
+  await pub.publish('fresh', 'live1');
+  await pub.publish('fresh', 'live2');
+  assert.equal((await cat.done()).code, 0);
+  assert.deepEqual(cat.events.map((e) => e.data).slice(1), ['live1', 'live2']);
+});
+
+test('a replay larger than the client buffer is paced, not cut', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis,
+    config: '[bridge]\nclient_buffer = 64KiB\nmax_message_size = 16KiB\njournal = 1000\n' });
+  const pub = redis.client();
+  const first = sseCat(t, `${bridge.url}/events/big`, { count: 1 });
+  await first.waitOpen();
+  await waitSubscribed(pub, 'big', 1);
+  const payload = 'b'.repeat(10000);
+  for (let i = 0; i < 100; i++) await pub.publish('big', `${i} ${payload}`);
+  assert.equal((await first.done()).code, 0);
+  const back = sseCat(t, `${bridge.url}/events/big`, { count: 99, headers: [`Last-Event-ID: ${first.events[0].id}`] });
+  assert.equal((await back.done()).code, 0, '99 events of 10 KB through a 64 KiB buffer');
+  assert.deepEqual(back.events.map((e) => Number(e.data.split(' ')[0])), [...Array(99).keys()].map((i) => i + 1));
+  assert.equal((await bridge.metrics()).clients_slow_cut_total, 0);
 });

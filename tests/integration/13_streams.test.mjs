@@ -120,3 +120,39 @@ test('Redis killed with SIGKILL and restarted with its AOF: no stream entry lost
   }
   assert.equal(cat.closed.length, 0, 'clients stayed connected');
 });
+
+test('a stream asked for while Redis is down: the bridge stays responsive and reads it later', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis, config: `${config}\n[bridge]\nbackoff_min = 50ms\nbackoff_max = 200ms\n` });
+  await redis.stop();
+  await waitFor(async () => (await fetch(`${bridge.url}/healthz`)).status === 503, { what: 'down' });
+  const cat = sseCat(t, `${bridge.url}/orders/9`, { count: 1 });
+  await cat.waitOpen();
+  for (let i = 0; i < 5; i++) assert.equal((await fetch(`${bridge.url}/healthz`)).status, 503, 'loop not stuck');
+  await redis.start();
+  await waitFor(async () => (await fetch(`${bridge.url}/healthz`)).status === 200, { what: 'up again' });
+  const w = redis.client();
+  await waitFor(async () => {
+    await w.xadd('orders:9', '*', 'event', 'probe', 'data', '{"payload":"x"}');
+    return cat.events.length >= 1;
+  }, { timeout: 10000, interval: 200, what: 'the stream read after Redis came back' });
+  assert.equal(cat.events[0].event, 'probe');
+});
+
+test('a key that is not a stream does not stop the other stream routes', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis, config });
+  const w = redis.client();
+  const good = sseCat(t, `${bridge.url}/orders/good`, { count: 2 });
+  const bad = sseCat(t, `${bridge.url}/orders/bad`);
+  await good.waitOpen();
+  await bad.waitOpen();
+  await waitFor(async () => (await bridge.metrics()).topics === 2, { what: 'two stream topics' });
+  await w.set('orders:bad', 'a string, not a stream');
+  await w.xadd('orders:good', '*', 'event', 'one', 'data', '{"payload":1}');
+  await waitFor(() => good.events.length >= 1, { what: 'first event' });
+  await w.xadd('orders:good', '*', 'event', 'two', 'data', '{"payload":2}');
+  assert.equal((await good.done()).code, 0);
+  assert.deepEqual(good.events.map((e) => e.event), ['one', 'two']);
+  assert.ok(bridge.log.some((l) => /orders:bad is a string, not a stream/.test(l)));
+});

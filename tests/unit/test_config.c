@@ -335,7 +335,7 @@ static void check_good(const struct config *c) {
         {"max_header_size", "16384"},
         {"max_uri_size", "4096"},
         {"max_body_size", "0"},
-        {"max_message_size", "1048576"},
+        {"max_message_size", "65536"},
         {"shutdown_flush", "5000"},
         {"linger", "0"},
         {"backoff_min", "250"},

@@ -384,7 +384,7 @@ static void test_held(void) {
         struct msg *m[3] = {body("data: 1\n"), body("data: 22\n"), body("data: 333\n")};
         CHECK(s->held == NULL && s->held_tail == NULL && s->held_bytes == 0);
         for (int i = 0; i < 3; i++)
-            hub_sub_hold(s, m[i], (struct stream_id){1000, (uint64_t)i});
+            hub_sub_hold(s, m[i], (struct stream_id){1000, (uint64_t)i}, i == 0);
         CHECK_INT(s->held_bytes, 8 + 9 + 10);
         int k = 0, in_order = 1;
         for (const struct held *h = s->held; h; h = h->next, k++)
@@ -398,7 +398,7 @@ static void test_held(void) {
         case BY_DROP:
             hub_sub_drop_held(s);
             CHECK(s->held == NULL && s->held_tail == NULL && s->held_bytes == 0);
-            hub_sub_hold(s, msg_ref(m[0]), (struct stream_id){2000, 0}); /* usable again */
+            hub_sub_hold(s, msg_ref(m[0]), (struct stream_id){2000, 0}, false); /* usable again */
             CHECK(s->held != NULL && s->held == s->held_tail);
             CHECK_INT(s->held_bytes, 8);
             hub_sub_drop_held(s);
