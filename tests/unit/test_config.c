@@ -5,14 +5,13 @@
  * the loader is reported as that row's failure instead of ending the test. */
 #include "config.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "defaults.h"
+#include "forked.h"
 
 #define MAX_LINES 8
 
@@ -27,50 +26,6 @@
 #define ERR_REDIS "expected redis://[:password@]host[:port][/db]"
 #define ERR_SECTION "(expected [bridge] or [route NAME])"
 #define ERR_PLACEHOLDER "a placeholder must be {name} with letters, digits or '_' (31 at most)"
-
-/* Runs fn(arg) in a child; the child's checks are added to ours, and a child that dies
- * (signal, sanitizer report, timeout) counts as one failure. */
-static void isolated(const char *what, void (*fn)(const void *), const void *arg) {
-    int fds[2];
-    if (pipe(fds) != 0) {
-        perror("pipe");
-        exit(2);
-    }
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(2);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        alarm(10);
-        check_count = check_failures = 0;
-        fn(arg);
-        int counts[2] = {check_count, check_failures};
-        if (write(fds[1], counts, sizeof(counts)) != (ssize_t)sizeof(counts))
-            _exit(3);
-        _exit(0);
-    }
-    close(fds[1]);
-    int counts[2], status;
-    ssize_t got = read(fds[0], counts, sizeof(counts));
-    close(fds[0]);
-    waitpid(pid, &status, 0);
-    if (got == (ssize_t)sizeof(counts) && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        check_count += counts[0];
-        check_failures += counts[1];
-        return;
-    }
-    check_count++;
-    check_failures++;
-    if (WIFSIGNALED(status))
-        fprintf(stderr, "%s: child killed by signal %d%s\n", what, WTERMSIG(status),
-                WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
-    else
-        fprintf(stderr, "%s: child exited with %d before reporting\n", what,
-                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-}
 
 /* The error callbacks take no argument, so the lines they print are collected here. */
 static struct {
@@ -633,7 +588,7 @@ static void file_one(const void *arg) {
 
 static void test_files(void) {
     for (size_t i = 0; i < sizeof(file_rows) / sizeof(file_rows[0]); i++)
-        isolated(file_rows[i].path, file_one, &file_rows[i]);
+        forked_run(file_rows[i].path, file_one, &file_rows[i], 10);
 }
 
 /* More routes than DEFAULT_ROUTE_LIMIT, written to a temporary file. */
@@ -976,7 +931,7 @@ static void test_parsers(void) {
             fprintf(stderr, "  in config_parse_duration_ms(\"%s\")\n", r->s);
     }
     for (size_t i = 0; i < sizeof(size_rows) / sizeof(size_rows[0]); i++)
-        isolated(size_rows[i].s, size_one, &size_rows[i]);
+        forked_run(size_rows[i].s, size_one, &size_rows[i], 10);
 }
 
 int main(void) {

@@ -3,63 +3,16 @@
  * failure instead of hiding every row after it. */
 #include "route.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "forked.h"
 
 #define X8 "xxxxxxxx"
 #define X32 X8 X8 X8 X8
 #define X128 X32 X32 X32 X32                  /* PARAM_MAX_LEN */
 #define N31 "abcdefghijklmnopqrstuvwxyz01234" /* longest placeholder name */
-
-/* Runs fn(arg) in a child with an alarm of `seconds`; the child's checks are added to ours,
- * and a child that dies (signal, sanitizer report, timeout) counts as one failure. */
-static void isolated(const char *what, void (*fn)(const void *), const void *arg,
-                     unsigned seconds) {
-    int fds[2];
-    if (pipe(fds) != 0) {
-        perror("pipe");
-        exit(2);
-    }
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(2);
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        alarm(seconds);
-        check_count = check_failures = 0;
-        fn(arg);
-        int counts[2] = {check_count, check_failures};
-        if (write(fds[1], counts, sizeof(counts)) != (ssize_t)sizeof(counts))
-            _exit(3);
-        _exit(0);
-    }
-    close(fds[1]);
-    int counts[2], status;
-    ssize_t got = read(fds[0], counts, sizeof(counts));
-    close(fds[0]);
-    waitpid(pid, &status, 0);
-    if (got == (ssize_t)sizeof(counts) && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        check_count += counts[0];
-        check_failures += counts[1];
-        return;
-    }
-    check_count++;
-    check_failures++;
-    if (WIFSIGNALED(status))
-        fprintf(stderr, "%s: child killed by signal %d%s\n", what, WTERMSIG(status),
-                WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
-    else
-        fprintf(stderr, "%s: child exited with %d before reporting\n", what,
-                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-}
 
 /* Builds params from "name=value,name=value" (NULL or "" for none). */
 static void params_from(struct route_params *p, const char *spec) {
@@ -270,7 +223,7 @@ static void match_one(const void *arg) {
 
 static void test_match(void) {
     for (size_t i = 0; i < sizeof(match_rows) / sizeof(match_rows[0]); i++)
-        isolated(match_rows[i].path, match_one, &match_rows[i], 10);
+        forked_run(match_rows[i].path, match_one, &match_rows[i], 10);
 }
 
 /* --- route_expand ------------------------------------------------------------------------- */
@@ -411,7 +364,7 @@ static void test_topic_allowed(void) {
     for (size_t i = 0; i < sizeof(topic_rows) / sizeof(topic_rows[0]); i++)
         topic_one(&topic_rows[i]);
     for (size_t i = 0; i < sizeof(slow_topic_rows) / sizeof(slow_topic_rows[0]); i++)
-        isolated(slow_topic_rows[i].tmpl, topic_one, &slow_topic_rows[i], 2);
+        forked_run(slow_topic_rows[i].tmpl, topic_one, &slow_topic_rows[i], 2);
 }
 
 /* --- route_template_params_in, route_template_has_params ---------------------------------- */

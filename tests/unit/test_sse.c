@@ -10,22 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../sse_oracle.h"
+#include "bytes.h"
 #include "check.h"
-#include "sse_parse.h"
 #include "xmalloc.h"
 
 #define MIB (1024 * 1024)
 #define GUARD 16 /* canary bytes after each encoded frame */
-
-/* A byte string that may hold NUL; s == NULL is an absent field. */
-struct bytes {
-    const char *s;
-    size_t n;
-};
-#define B(lit)                                                                                     \
-    { lit, sizeof(lit) - 1 }
-#define NONE                                                                                       \
-    { NULL, 0 }
 
 struct row {
     const char *name;
@@ -86,173 +77,20 @@ static const struct row rows[] = {
 };
 // clang-format on
 
-/* Checks a frame that may hold NUL against the expected bytes, printing both when they differ. */
-static void check_bytes(const char *where, const char *got, size_t got_len, struct bytes want) {
-    check_count++;
-    if (got_len == want.n && memcmp(got, want.s, want.n) == 0)
-        return;
-    check_failures++;
-    fprintf(stderr, "%s: got \"", where);
-    check_print_escaped_(got, got_len);
-    fputs("\", want \"", stderr);
-    check_print_escaped_(want.s, want.n);
-    fputs("\"\n", stderr);
-}
-
-/* --- The model of what a client must read back ------------------------------------------- */
-
-/* A growable byte string for the expectations, NUL-terminated once anything was put. */
-struct str {
-    char *p;
-    size_t len, cap;
-};
-
-static void str_put(struct str *s, const char *b, size_t n) {
-    if (s->len + n + 1 > s->cap) {
-        s->cap = s->cap ? s->cap : 64;
-        while (s->cap < s->len + n + 1)
-            s->cap *= 2;
-        s->p = xrealloc(s->p, s->cap);
-    }
-    if (n > 0)
-        memcpy(s->p + s->len, b, n);
-    s->len += n;
-    s->p[s->len] = '\0';
-}
-
-/* The Encoding Standard's UTF-8 decode with replacement, written from the spec rather than from
- * sse_parse.c: a lead byte and the continuation bytes that were valid so far become one U+FFFD;
- * the byte that broke the sequence is decoded again on its own. */
-static void utf8_replace(struct str *out, const char *in, size_t n) {
-    const unsigned char *s = (const unsigned char *)in;
-    size_t i = 0;
-    str_put(out, "", 0);
-    while (i < n) {
-        unsigned char c = s[i], lo = 0x80, hi = 0xBF;
-        size_t need;
-        if (c < 0x80) {
-            str_put(out, in + i++, 1);
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        } else {
-            str_put(out, "\xEF\xBF\xBD", 3);
-            i++;
-            continue;
-        }
-        size_t k = 1;
-        while (k <= need && i + k < n && s[i + k] >= lo && s[i + k] <= hi) {
-            lo = 0x80;
-            hi = 0xBF;
-            k++;
-        }
-        if (k == need + 1)
-            str_put(out, in + i, k);
-        else
-            str_put(out, "\xEF\xBF\xBD", 3);
-        i += k;
-    }
-}
-
-/* Bytes of s without CR, LF and (when drop_nul) NUL. */
-static void strip(struct str *out, const char *s, size_t n, int drop_nul) {
-    str_put(out, "", 0);
-    for (size_t i = 0; i < n; i++) {
-        if (!(s[i] == '\r' || s[i] == '\n' || (drop_nul && s[i] == '\0')))
-            str_put(out, s + i, 1);
-    }
-}
-
-/* CRLF, CR and LF all become LF. */
-static void normalise_breaks(struct str *out, const char *s, size_t n) {
-    str_put(out, "", 0);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\r') {
-            str_put(out, "\n", 1);
-            if (i + 1 < n && s[i + 1] == '\n')
-                i++;
-        } else {
-            str_put(out, s + i, 1);
-        }
-    }
-}
-
-struct expect {
-    struct str type, id, data;
-};
-
-static void expect_for(struct expect *e, const struct sse_fields *f) {
-    struct str tmp = {0};
-    memset(e, 0, sizeof(*e));
-    strip(&tmp, f->event ? f->event : "", f->event ? f->event_len : 0, 1);
-    if (tmp.len == 0)
-        str_put(&e->type, "message", 7);
-    else
-        utf8_replace(&e->type, tmp.p, tmp.len);
-    tmp.len = 0;
-    if (f->id == NULL || memchr(f->id, '\0', f->id_len) != NULL) {
-        str_put(&e->id, "", 0); /* no id line: a fresh client has no last event id */
-    } else {
-        strip(&tmp, f->id, f->id_len, 0);
-        utf8_replace(&e->id, tmp.p, tmp.len);
-    }
-    tmp.len = 0;
-    normalise_breaks(&tmp, f->data ? f->data : "", f->data_len);
-    utf8_replace(&e->data, tmp.p, tmp.len);
-    free(tmp.p);
-}
-
-static void expect_free(struct expect *e) {
-    free(e->type.p);
-    free(e->id.p);
-    free(e->data.p);
-}
-
 /* --- Reading a frame back ----------------------------------------------------------------- */
 
-struct got {
-    int n;
-    struct str type, id, data; /* the first event */
-};
-
-static void record(void *arg, const struct sse_event *ev) {
-    struct got *g = arg;
-    if (g->n++ > 0)
-        return;
-    str_put(&g->type, ev->type, ev->type_len);
-    str_put(&g->id, ev->last_id, ev->last_id_len);
-    str_put(&g->data, ev->data, ev->data_len);
-}
-
-static void got_free(struct got *g) {
-    free(g->type.p);
-    free(g->id.p);
-    free(g->data.p);
-}
-
 /* Parses frame (in two feeds, cut at `split`) as a fresh client would and compares with the
- * model. Returns the number of failed checks, so callers can name the input. */
+ * model in sse_oracle.h. Returns the number of failed checks, so callers can name the input. */
 static int check_read_back(const struct sse_fields *f, const char *frame, size_t len,
                            size_t split) {
     int before = check_failures;
     struct got g = {0};
     struct expect e;
-    struct sse_parser *p = sse_parser_new(4 * MIB, record, &g);
-    int rc = sse_parser_feed(p, frame, split);
-    if (rc == 0)
-        rc = sse_parser_feed(p, frame + split, len - split);
-    CHECK_INT(rc, 0);
+    struct parse_result r = parse_split(frame, len, split, 4 * MIB, record, &g);
+    CHECK_INT(r.rc, 0);
     CHECK_INT(g.n, 1);
-    CHECK_INT(sse_parser_comments(p), 0);
-    CHECK_INT(sse_parser_retry(p), -1);
+    CHECK_INT(r.comments, 0);
+    CHECK_INT(r.retry, -1);
     expect_for(&e, f);
     if (g.n >= 1) {
         check_bytes("type", g.type.p, g.type.len, (struct bytes){e.type.p, e.type.len});
@@ -261,7 +99,6 @@ static int check_read_back(const struct sse_fields *f, const char *frame, size_t
     }
     expect_free(&e);
     got_free(&g);
-    sse_parser_free(p);
     return check_failures - before;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "check.h"
 
 #define ERR_EVENT "expected none, fixed:NAME, json:KEY, field:NAME, channel or channel:N"
@@ -108,22 +109,12 @@ static void test_parse(void) {
 
 /* --- translate ---------------------------------------------------------------------------- */
 
-/* An output field that may hold NUL; s == NULL means "left out". */
-struct bytes {
-    const char *s;
-    size_t n;
-};
-#define B(lit)                                                                                     \
-    { lit, sizeof(lit) - 1 }
-#define NONE                                                                                       \
-    { NULL, 0 }
-
 struct translate_row {
     const char *event, *id, *data; /* rule specs */
     const char *channel;
     size_t channel_len; /* 0: strlen(channel) */
     const char *payload;
-    struct bytes want_event, want_id, want_data;
+    struct bytes want_event, want_id, want_data; /* NONE: left out */
     const char *entry; /* stream entry fields "name=value,..."; NULL for pub/sub */
 };
 
@@ -214,31 +205,6 @@ static const struct translate_row translate_rows[] = {
 };
 // clang-format on
 
-static void check_field(const char *what, const char *got, size_t got_len, struct bytes want) {
-    check_count++;
-    if (want.s == NULL ? got == NULL
-                       : got != NULL && got_len == want.n && memcmp(got, want.s, want.n) == 0)
-        return;
-    check_failures++;
-    fprintf(stderr, "%s = ", what);
-    if (got == NULL) {
-        fputs("(left out)", stderr);
-    } else {
-        fputc('"', stderr);
-        check_print_escaped_(got, got_len);
-        fputc('"', stderr);
-    }
-    fputs(", want ", stderr);
-    if (want.s == NULL) {
-        fputs("(left out)", stderr);
-    } else {
-        fputc('"', stderr);
-        check_print_escaped_(want.s, want.n);
-        fputc('"', stderr);
-    }
-    fputc('\n', stderr);
-}
-
 /* Splits "name=value,..." into the pairs a stream entry hands translate. */
 struct entry {
     const char *ptr[16];
@@ -267,14 +233,26 @@ static void parse_rule(const char *field, const char *spec, struct field_rule *o
     }
 }
 
+/* The event, id and data rules of a row, parsed (a spec refused is a mistake in the table). */
+static void rules_parse(struct translate_rules *rules, const char *event, const char *id,
+                        const char *data) {
+    parse_rule("event", event, &rules->event);
+    parse_rule("id", id, &rules->id);
+    parse_rule("data", data, &rules->data);
+}
+
+static void rules_clear(struct translate_rules *rules) {
+    field_rule_clear(&rules->event);
+    field_rule_clear(&rules->id);
+    field_rule_clear(&rules->data);
+}
+
 static void test_translate(void) {
     for (size_t i = 0; i < sizeof(translate_rows) / sizeof(translate_rows[0]); i++) {
         const struct translate_row *r = &translate_rows[i];
         struct translate_rules rules;
         int before = check_failures;
-        parse_rule("event", r->event, &rules.event);
-        parse_rule("id", r->id, &rules.id);
-        parse_rule("data", r->data, &rules.data);
+        rules_parse(&rules, r->event, r->id, r->data);
 
         /* As bridge.c does: parse once, keep only an object, only when a rule needs it. */
         size_t payload_len = strlen(r->payload);
@@ -307,9 +285,9 @@ static void test_translate(void) {
         struct bytes want_data = r->want_data;
         if (want_data.n == (size_t)-1)
             want_data = (struct bytes){r->payload, payload_len};
-        check_field("event", out.f.event, out.f.event_len, r->want_event);
-        check_field("id", out.f.id, out.f.id_len, r->want_id);
-        check_field("data", out.f.data, out.f.data_len, want_data);
+        check_bytes("event", out.f.event, out.f.event_len, r->want_event);
+        check_bytes("id", out.f.id, out.f.id_len, r->want_id);
+        check_bytes("data", out.f.data, out.f.data_len, want_data);
         if (check_failures != before)
             fprintf(stderr, "  in row %zu: event=%s id=%s data=%s, channel \"%s\", payload %s\n", i,
                     r->event, r->id, r->data, r->channel, r->payload);
@@ -317,9 +295,7 @@ static void test_translate(void) {
         translate_out_clear(&out);
         CHECK(out.owned[0] == NULL && out.owned[1] == NULL && out.owned[2] == NULL);
         json_decref(json);
-        field_rule_clear(&rules.event);
-        field_rule_clear(&rules.id);
-        field_rule_clear(&rules.data);
+        rules_clear(&rules);
     }
 }
 
@@ -345,16 +321,12 @@ static void test_needs_json(void) {
     for (size_t i = 0; i < sizeof(needs_rows) / sizeof(needs_rows[0]); i++) {
         const struct needs_row *r = &needs_rows[i];
         struct translate_rules rules;
-        parse_rule("event", r->event, &rules.event);
-        parse_rule("id", r->id, &rules.id);
-        parse_rule("data", r->data, &rules.data);
+        rules_parse(&rules, r->event, r->id, r->data);
         bool got = translate_needs_json(&rules);
         CHECK(got == r->want);
         if (got != r->want)
             fprintf(stderr, "  in needs_json row %zu\n", i);
-        field_rule_clear(&rules.event);
-        field_rule_clear(&rules.id);
-        field_rule_clear(&rules.data);
+        rules_clear(&rules);
     }
 }
 
@@ -362,9 +334,7 @@ static void test_needs_json(void) {
  * it after the payload's JSON is freed (the caller frees the JSON right after translating). */
 static void test_owned_outlives_json(void) {
     struct translate_rules rules;
-    parse_rule("event", "json:e", &rules.event);
-    parse_rule("id", "json:i", &rules.id);
-    parse_rule("data", "json:d", &rules.data);
+    rules_parse(&rules, "json:e", "json:i", "json:d");
     json_t *json = json_loads("{\"e\":1,\"i\":[2],\"d\":{\"x\":3}}", 0, NULL);
     struct translate_in in = {
         .channel = "c", .channel_len = 1, .payload = "p", .payload_len = 1, .json = json};
@@ -376,9 +346,7 @@ static void test_owned_outlives_json(void) {
     CHECK_MEM(out.f.data, out.f.data_len, "{\"x\":3}");
     CHECK(out.owned[0] == out.f.event && out.owned[1] == out.f.id && out.owned[2] == out.f.data);
     translate_out_clear(&out);
-    field_rule_clear(&rules.event);
-    field_rule_clear(&rules.id);
-    field_rule_clear(&rules.data);
+    rules_clear(&rules);
 }
 
 int main(void) {
