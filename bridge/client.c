@@ -1,5 +1,6 @@
 #include "client.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -122,6 +123,30 @@ void client_subscribe(struct client *c, enum topic_kind kind, const char *name) 
     bridge_sync_topic(c->b, s->topic);
 }
 
+/* Makes room for len more bytes in the client's output, or cuts the client. Output is only
+ * written when the loop comes back to the socket, so a burst read from Redis in one turn can
+ * fill the buffer of a client that reads at full speed; before calling such a client slow,
+ * hand the kernel what it will take now. A peer whose socket fails is gone, not slow. */
+static int make_room(struct client *c, size_t len) {
+    size_t limit = c->b->cfg->client_buffer;
+    if (client_pending(c) + len <= limit)
+        return 0;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+    if (evbuffer_write(bufferevent_get_output(bev), bufferevent_getfd(bev)) < 0 &&
+        errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        log_debug("client: peer gone while writing (%s)", strerror(errno));
+        client_cut(c);
+        return -1;
+    }
+    if (client_pending(c) + len <= limit)
+        return 0;
+    c->b->metrics.clients_slow_cut++;
+    log_warn("client: cut off a slow client (%zu bytes unsent, limit %zu)", client_pending(c),
+             limit);
+    client_cut(c);
+    return -1;
+}
+
 static void unref_frame(const void *data, size_t len, void *extra) {
     (void)data, (void)len;
     msg_unref(extra);
@@ -130,13 +155,8 @@ static void unref_frame(const void *data, size_t len, void *extra) {
 int client_send(struct client *c, struct msg *m) {
     if (c->state != CLIENT_STREAMING)
         return 0;
-    if (client_pending(c) + m->len > c->b->cfg->client_buffer) {
-        c->b->metrics.clients_slow_cut++;
-        log_warn("client: cut off a slow client (%zu bytes unsent, limit %zu)", client_pending(c),
-                 c->b->cfg->client_buffer);
-        client_cut(c);
+    if (make_room(c, m->len) != 0)
         return -1;
-    }
     /* The frame is referenced, not copied: every client's output points at the same bytes,
      * and the last one written drops the last reference. evhttp adds the chunk framing. */
     evbuffer_add_reference(c->b->scratch, m->data, m->len, unref_frame, msg_ref(m));
@@ -151,13 +171,8 @@ static int send_parts(struct client *c, struct msg *a, struct msg *b) {
     if (c->state != CLIENT_STREAMING)
         return 0;
     size_t len = a->len + b->len;
-    if (client_pending(c) + len > c->b->cfg->client_buffer) {
-        c->b->metrics.clients_slow_cut++;
-        log_warn("client: cut off a slow client (%zu bytes unsent, limit %zu)", client_pending(c),
-                 c->b->cfg->client_buffer);
-        client_cut(c);
+    if (make_room(c, len) != 0)
         return -1;
-    }
     evbuffer_add_reference(c->b->scratch, a->data, a->len, unref_frame, msg_ref(a));
     evbuffer_add_reference(c->b->scratch, b->data, b->len, unref_frame, msg_ref(b));
     evhttp_send_reply_chunk(c->req, c->b->scratch);
@@ -210,14 +225,8 @@ int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, con
         return send_parts(c, body, c->b->blank_frame);
     if (s->syncing) {
         hub_sub_hold(s, msg_ref(body), e->id, is_start_marker(e));
-        if (held_bytes(c) + client_pending(c) > c->b->cfg->client_buffer) {
-            c->b->metrics.clients_slow_cut++;
-            log_warn("client: cut off while replaying (%zu bytes of live events held)",
-                     held_bytes(c));
-            client_cut(c);
-            return -1;
-        }
-        return 0;
+        /* Live events held during a replay count against the same bound. */
+        return make_room(c, held_bytes(c));
     }
     if (stream_id_cmp(e->id, s->last_id) <= 0)
         return 0; /* already sent by the replay */
