@@ -15,8 +15,10 @@
 #include "journal.h"
 #include "log.h"
 #include "sse.h"
+#include "source_mqtt.h"
 #include "source_redis.h"
 #include "source_stream.h"
+#include "text.h"
 #include "translate.h"
 #include "xmalloc.h"
 
@@ -64,13 +66,17 @@ static bool uses_journal(const struct config *cfg) {
 
 bool bridge_upstream_up(const struct bridge *b) {
     return source_redis_up(b->redis) && (b->journal == NULL || journal_up(b->journal)) &&
-           (b->streams == NULL || source_stream_up(b->streams));
+           (b->streams == NULL || source_stream_up(b->streams)) &&
+           (b->mqtt == NULL || source_mqtt_up(b->mqtt));
 }
 
 void bridge_sync_topic(struct bridge *b, struct topic *t) {
     if (t->kind == TOPIC_STREAM) {
         if (b->streams != NULL)
             source_stream_sync(b->streams, t);
+    } else if (t->kind == TOPIC_MQTT) {
+        if (b->mqtt != NULL)
+            source_mqtt_sync(b->mqtt, t);
     } else if (b->redis != NULL) {
         source_redis_sync(b->redis, t);
     }
@@ -174,6 +180,38 @@ static json_t *payload_json(struct bridge *b, const struct translate_in *in, jso
     return *json;
 }
 
+/* What a route translates, as SSE text: the payload itself when it is UTF-8, else its
+ * base64 form (made once per message, in `b64`) or nothing at all (NULL: the route rejects
+ * binary payloads). */
+struct text_payload {
+    int utf8; /* -1: not checked yet */
+    char *b64;
+    size_t b64_len;
+};
+
+static const struct translate_in *as_text(struct bridge *b, const struct route_cfg *r,
+                                          const struct translate_in *in, struct translate_in *tmp,
+                                          struct text_payload *tp) {
+    if (tp->utf8 < 0) {
+        tp->utf8 = text_utf8_valid(in->payload, in->payload_len);
+        if (!tp->utf8)
+            b->metrics.messages_binary++;
+    }
+    if (tp->utf8)
+        return in;
+    if (r->binary == BINARY_REJECT)
+        return NULL;
+    if (tp->b64 == NULL) {
+        tp->b64 = xmalloc(text_base64_len(in->payload_len) + 1);
+        tp->b64_len = text_base64_encode(in->payload, in->payload_len, tp->b64);
+    }
+    *tmp = *in;
+    tmp->payload = tp->b64;
+    tmp->payload_len = tp->b64_len;
+    tmp->json = NULL;
+    return tmp;
+}
+
 struct msg *bridge_entry_body(struct bridge *b, const struct route_cfg *r, const struct entry *e,
                               json_t **json, bool *parsed) {
     struct msg *m;
@@ -187,11 +225,17 @@ struct msg *bridge_entry_body(struct bridge *b, const struct route_cfg *r, const
         m = sse_frame(&f);
         free(text);
     } else {
-        struct translate_in in = e->in;
-        if (translate_needs_json(&r->rules))
+        struct translate_in in = e->in, tmp;
+        struct text_payload tp = {-1, NULL, 0};
+        const struct translate_in *text = as_text(b, r, &e->in, &tmp, &tp);
+        if (text == NULL)
+            return NULL;
+        in = *text;
+        if (translate_needs_json(&r->rules) && tp.b64 == NULL)
             in.json = payload_json(b, &e->in, json, parsed);
         struct translate_out out;
         translate(&r->rules, &in, &out);
+        free(tp.b64);
         /* Journalled ids are entry ids, added per client; a plain route keeps its own rule. */
         if (route_is_journalled(r))
             out.f.id = NULL;
@@ -225,6 +269,8 @@ void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry 
         plain.has_id = false;
         const struct entry *fe = journalled ? e : &plain;
         struct msg *body = bridge_entry_body(b, r->cfg, fe, &json, &parsed);
+        if (body == NULL)
+            continue; /* a binary payload this route rejects */
         bool closing = !e->gap && bridge_is_close_body(b, body);
         for (struct hub_sub *s = f->subs, *next; s; s = next) {
             next = s->next; /* a client cut off below leaves the list */
@@ -238,40 +284,28 @@ void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry 
     json_decref(json);
 }
 
-void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject, size_t subject_len,
-                    const char *channel, size_t channel_len, const char *payload,
-                    size_t payload_len) {
-    b->metrics.messages_in++;
-    struct topic *t = hub_find(b->hub, kind, subject, subject_len);
-    if (t == NULL)
-        return;
-    if (payload_len > b->cfg->max_message_size) {
-        b->metrics.messages_dropped++;
-        log_warn("deliver: dropped a %zu-byte message on %s (max_message_size %zu)", payload_len,
-                 t->name, b->cfg->max_message_size);
-        return;
-    }
-    /* Journalled topics are written even with no client (during their linger), so that a
-     * browser coming back finds what it missed. */
-    if (t->journal_key != NULL && b->journal != NULL) {
-        journal_append(b->journal, t, channel, channel_len, payload, payload_len);
-        return;
-    }
-    if (t->nsubs == 0)
-        return;
-    json_t *json = NULL;
-    struct translate_in in = {channel, channel_len, payload, payload_len, NULL, NULL, NULL, 0};
+/* Translates and encodes a live message once per feed (route) of t and queues the frame to
+ * every subscriber of that feed. `retained_only`: only routes that want retained messages. */
+static void fan_out(struct bridge *b, struct topic *t, const struct translate_in *msg,
+                    bool retained_only) {
+    struct translate_in in = *msg;
     bool parsed = false;
-    /* One translation and one encoding per feed (route), shared by all of its clients. */
+    struct text_payload tp = {-1, NULL, 0};
     for (struct feed *f = t->feeds; f; f = f->next) {
         if (f->subs == NULL)
             continue;
         const struct route *r = f->key;
-        if (!parsed && translate_needs_json(&r->cfg->rules)) {
+        if (retained_only && !r->cfg->retained)
+            continue;
+        struct translate_in tmp;
+        const struct translate_in *text = as_text(b, r->cfg, msg, &tmp, &tp);
+        if (text == NULL)
+            continue; /* a binary payload this route rejects */
+        if (!parsed && tp.b64 == NULL && translate_needs_json(&r->cfg->rules)) {
             parsed = true;
             /* \u0000 is valid JSON: allowed here, and the encoder keeps NUL out of names and ids.
              */
-            in.json = json_loadb(payload, payload_len, JSON_ALLOW_NUL, NULL);
+            in.json = json_loadb(msg->payload, msg->payload_len, JSON_ALLOW_NUL, NULL);
             if (in.json != NULL && !json_is_object(in.json)) {
                 json_decref(in.json);
                 in.json = NULL;
@@ -279,20 +313,131 @@ void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject,
             if (in.json == NULL)
                 b->metrics.messages_non_json++;
         }
+        struct translate_in use = *text;
+        use.json = text == msg ? in.json : NULL;
         struct translate_out out;
-        translate(&r->cfg->rules, &in, &out);
+        translate(&r->cfg->rules, &use, &out);
         struct msg *frame = sse_frame(&out.f);
         bool closing = is_close_event(b, &out.f);
         translate_out_clear(&out);
         for (struct hub_sub *s = f->subs, *next; s; s = next) {
             next = s->next; /* a client cut off below leaves the list */
             struct client *c = s->client;
+            if (c->last_message == b->message_seq)
+                continue; /* had it through another of its filters */
+            c->last_message = b->message_seq;
             if (client_send(c, frame) == 0 && closing)
                 client_finish(c);
         }
         msg_unref(frame);
     }
-    json_decref(json);
+    json_decref(in.json);
+    free(tp.b64);
+}
+
+/* One message for topic t: journalled (then delivered with its entry id), or fanned out. */
+static void deliver_topic(struct bridge *b, struct topic *t, const struct translate_in *in) {
+    if (in->payload_len > b->cfg->max_message_size) {
+        b->metrics.messages_dropped++;
+        log_warn("deliver: dropped a %zu-byte message on %s (max_message_size %zu)",
+                 in->payload_len, t->name, b->cfg->max_message_size);
+        return;
+    }
+    /* Journalled topics are written even with no client (during their linger), so that a
+     * browser coming back finds what it missed. */
+    if (t->journal_key != NULL && b->journal != NULL) {
+        journal_append(b->journal, t, in->channel, in->channel_len, in->payload, in->payload_len);
+        return;
+    }
+    if (t->nsubs == 0)
+        return;
+    fan_out(b, t, in, false);
+}
+
+void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject, size_t subject_len,
+                    const char *channel, size_t channel_len, const char *payload,
+                    size_t payload_len) {
+    b->metrics.messages_in++;
+    b->message_seq++;
+    struct topic *t = hub_find(b->hub, kind, subject, subject_len);
+    if (t == NULL)
+        return;
+    struct translate_in in = {.channel = channel,
+                              .channel_len = channel_len,
+                              .payload = payload,
+                              .payload_len = payload_len};
+    deliver_topic(b, t, &in);
+}
+
+void bridge_deliver_mqtt(struct bridge *b, struct topic *t, const struct translate_in *in,
+                         bool retained) {
+    if (!retained) {
+        hub_retain_refresh(t, in->channel, in->channel_len, in->payload, in->payload_len);
+        deliver_topic(b, t, in);
+        return;
+    }
+    if (in->payload_len > b->cfg->max_message_size) {
+        b->metrics.messages_dropped++;
+        return;
+    }
+    /* Sent by the broker because the bridge (re)subscribed: kept for clients that join later;
+     * the clients already here get it unless they had it (a resubscription repeats it). */
+    if (hub_retain(t, in->channel, in->channel_len, in->payload, in->payload_len,
+                   b->cfg->mqtt_retained_max) &&
+        in->payload_len > 0 && t->nsubs > 0)
+        fan_out(b, t, in, true);
+}
+
+void bridge_send_retained(struct bridge *b, struct client *c) {
+    if (!c->route->cfg->retained)
+        return;
+    for (size_t i = 0; i < c->nsubs; i++) {
+        struct topic *t = c->subs[i]->topic;
+        if (t->kind != TOPIC_MQTT || t->retained == NULL)
+            continue;
+        /* Oldest first, as the broker would have sent them. */
+        struct retained **list = xmalloc(t->nretained * sizeof(*list));
+        size_t n = 0;
+        for (struct retained *r = t->retained; r && n < t->nretained; r = r->next)
+            list[n++] = r;
+        int rc = 0;
+        while (rc == 0 && n-- > 0) {
+            struct translate_in in = {.channel = list[n]->topic,
+                                      .channel_len = list[n]->topic_len,
+                                      .payload = list[n]->payload,
+                                      .payload_len = list[n]->payload_len};
+            struct translate_in tmp;
+            struct text_payload tp = {-1, NULL, 0};
+            const struct translate_in *text = as_text(b, c->route->cfg, &in, &tmp, &tp);
+            if (text == NULL)
+                continue;
+            struct translate_in use = *text;
+            json_t *json = NULL;
+            if (tp.b64 == NULL && translate_needs_json(&c->route->cfg->rules)) {
+                json = json_loadb(in.payload, in.payload_len, JSON_ALLOW_NUL, NULL);
+                if (json != NULL && !json_is_object(json)) {
+                    json_decref(json);
+                    json = NULL;
+                }
+            }
+            use.json = json;
+            struct translate_out out;
+            translate(&c->route->cfg->rules, &use, &out);
+            if (route_is_journalled(c->route->cfg))
+                out.f.id = NULL; /* not journalled: no position to resume from */
+            struct msg *frame = sse_frame(&out.f);
+            translate_out_clear(&out);
+            json_decref(json);
+            free(tp.b64);
+            rc = client_send(c, frame);
+            msg_unref(frame);
+            if (rc != 0)
+                break;
+        }
+        free(list);
+        if (rc != 0)
+            return; /* cut off: c is gone */
+    }
 }
 
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
@@ -388,6 +533,8 @@ static void pin_static_routes(struct bridge *b) {
             bridge_topic_setup(b, hub_pin(b->hub, TOPIC_PATTERN, rc->patterns[j]), rc);
         for (size_t j = 0; j < rc->nstreams; j++)
             bridge_topic_setup(b, hub_pin(b->hub, TOPIC_STREAM, rc->streams[j]), rc);
+        for (size_t j = 0; j < rc->nmqtt_topics; j++)
+            bridge_topic_setup(b, hub_pin(b->hub, TOPIC_MQTT, rc->mqtt_topics[j]), rc);
     }
 }
 
@@ -407,12 +554,19 @@ int bridge_start(struct bridge *b) {
         b->journal = journal_new(b, &addr);
     if (uses_streams(b->cfg))
         b->streams = source_stream_new(b, &addr);
+    if (config_uses_mqtt(b->cfg)) {
+        b->mqtt = source_mqtt_new(b);
+        if (b->mqtt == NULL)
+            return -1;
+    }
     pin_static_routes(b);
     source_redis_start(b->redis);
     if (b->journal)
         journal_start(b->journal);
     if (b->streams)
         source_stream_start(b->streams);
+    if (b->mqtt)
+        source_mqtt_start(b->mqtt);
 
     b->heartbeat_ev = event_new(b->base, -1, EV_PERSIST, on_heartbeat, b);
     if (b->cfg->heartbeat_ms > 0) {
@@ -453,6 +607,8 @@ void bridge_free(struct bridge *b) {
     b->streams = NULL;
     source_redis_free(b->redis);
     b->redis = NULL;
+    source_mqtt_free(b->mqtt);
+    b->mqtt = NULL;
     free_event(b->heartbeat_ev);
     free_event(b->sweep_ev);
     free_event(b->drain_ev);

@@ -40,6 +40,8 @@ static struct route_cfg *route_add(struct config *cfg, const char *name, const c
     r->file = xstrdup(file);
     r->line = line;
     r->rules.data.src = FIELD_PAYLOAD;
+    r->retained = true;
+    r->binary = BINARY_BASE64;
     return r;
 }
 
@@ -51,6 +53,7 @@ static void route_clear(struct route_cfg *r) {
     list_free(r->patterns, r->npatterns);
     list_free(r->streams, r->nstreams);
     list_free(r->topics, r->ntopics);
+    list_free(r->mqtt_topics, r->nmqtt_topics);
     field_rule_clear(&r->rules.event);
     field_rule_clear(&r->rules.id);
     field_rule_clear(&r->rules.data);
@@ -103,6 +106,12 @@ struct config *config_new(void) {
     cfg->replay_batch = DEFAULT_REPLAY_BATCH;
     cfg->replay_inflight = DEFAULT_REPLAY_INFLIGHT;
     cfg->gap_event = xstrdup(DEFAULT_GAP_EVENT);
+    cfg->mqtt_url = xstrdup(DEFAULT_MQTT_URL);
+    cfg->mqtt_keepalive_s = DEFAULT_MQTT_KEEPALIVE_S;
+    cfg->mqtt_qos = DEFAULT_MQTT_QOS;
+    cfg->mqtt_clean_session = DEFAULT_MQTT_CLEAN_SESSION;
+    cfg->mqtt_protocol = DEFAULT_MQTT_PROTOCOL;
+    cfg->mqtt_retained_max = DEFAULT_MQTT_RETAINED_MAX;
     default_routes(cfg);
     return cfg;
 }
@@ -116,6 +125,13 @@ void config_free(struct config *cfg) {
     free(cfg->log_level);
     free(cfg->journal_prefix);
     free(cfg->gap_event);
+    free(cfg->mqtt_url);
+    free(cfg->mqtt_client_id);
+    free(cfg->mqtt_username);
+    free(cfg->mqtt_password);
+    free(cfg->mqtt_ca_file);
+    free(cfg->mqtt_cert_file);
+    free(cfg->mqtt_key_file);
     list_free(cfg->cors_origins, cfg->ncors_origins);
     routes_clear(cfg);
     free(cfg);
@@ -256,6 +272,66 @@ static const char *add_origins(struct config *cfg, const char *value) {
     return NULL;
 }
 
+static const char *set_nonempty(char **field, const char *value) {
+    if (value[0] == '\0')
+        return "empty";
+    set_str(field, value);
+    return NULL;
+}
+
+/* The [mqtt] section's keys (mqtt_KEY through config_set, the environment and flags). */
+static const char *mqtt_set(struct config *cfg, const char *key, const char *value) {
+    if (!strcmp(key, "url")) {
+        if (strncmp(value, "mqtt://", 7) != 0 && strncmp(value, "mqtts://", 8) != 0)
+            return "expected mqtt://[user[:password]@]host[:port] or mqtts://...";
+        set_str(&cfg->mqtt_url, value);
+        return NULL;
+    }
+    if (!strcmp(key, "client_id")) {
+        if (strlen(value) > 65535)
+            return "a client id is at most 65535 bytes";
+        return set_nonempty(&cfg->mqtt_client_id, value);
+    }
+    if (!strcmp(key, "username"))
+        return set_nonempty(&cfg->mqtt_username, value);
+    if (!strcmp(key, "password"))
+        return set_nonempty(&cfg->mqtt_password, value);
+    if (!strcmp(key, "ca_file"))
+        return set_nonempty(&cfg->mqtt_ca_file, value);
+    if (!strcmp(key, "cert_file"))
+        return set_nonempty(&cfg->mqtt_cert_file, value);
+    if (!strcmp(key, "key_file"))
+        return set_nonempty(&cfg->mqtt_key_file, value);
+    if (!strcmp(key, "keepalive")) {
+        long long ms = config_parse_duration_ms(value);
+        if (ms < 5000 || ms > 65535000LL)
+            return "expected a duration from 5s to 65535s";
+        cfg->mqtt_keepalive_s = (unsigned)(ms / 1000);
+        return NULL;
+    }
+    if (!strcmp(key, "qos")) {
+        if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
+            return "expected 0 or 1";
+        cfg->mqtt_qos = value[0] - '0';
+        return NULL;
+    }
+    if (!strcmp(key, "clean_session"))
+        return parse_bool(value, &cfg->mqtt_clean_session);
+    if (!strcmp(key, "protocol")) {
+        if (!strcmp(value, "5") || !strcmp(value, "5.0"))
+            cfg->mqtt_protocol = 5;
+        else if (!strcmp(value, "3.1.1") || !strcmp(value, "311"))
+            cfg->mqtt_protocol = 311;
+        else
+            return "expected 5 or 3.1.1";
+        return NULL;
+    }
+    if (!strcmp(key, "retained_max"))
+        return set_count(&cfg->mqtt_retained_max, value, 0, 100000);
+    return "unknown [mqtt] setting (url, client_id, username, password, keepalive, qos, "
+           "clean_session, protocol, ca_file, cert_file, key_file, retained_max)";
+}
+
 const char *config_set(struct config *cfg, const char *key, const char *value) {
     unsigned ms;
     const char *err;
@@ -329,6 +405,8 @@ const char *config_set(struct config *cfg, const char *key, const char *value) {
         set_str(&cfg->gap_event, value);
         return NULL;
     }
+    if (!strncmp(key, "mqtt_", 5))
+        return mqtt_set(cfg, key + 5, value);
     if (!strcmp(key, "log_level")) {
         enum log_level level;
         if (log_level_parse(value, &level) != 0)
@@ -369,6 +447,33 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
             list_add(&r->topics, &r->ntopics, value);
         return NULL;
     }
+    if (!strcmp(key, "mqtt_topic")) {
+        if (value[0] == '\0')
+            return "empty";
+        if ((err = route_template_check(value)) != NULL ||
+            (err = route_mqtt_filter_check(value)) != NULL)
+            return err;
+        list_add(&r->mqtt_topics, &r->nmqtt_topics, value);
+        return NULL;
+    }
+    if (!strcmp(key, "topic_source")) {
+        if (strcmp(value, "mqtt") != 0 && strcmp(value, "redis") != 0)
+            return "expected redis or mqtt";
+        r->topics_mqtt = value[0] == 'm';
+        r->topics_source_set = true;
+        return NULL;
+    }
+    if (!strcmp(key, "retained"))
+        return parse_bool(value, &r->retained);
+    if (!strcmp(key, "binary")) {
+        if (!strcmp(value, "base64"))
+            r->binary = BINARY_BASE64;
+        else if (!strcmp(value, "reject"))
+            r->binary = BINARY_REJECT;
+        else
+            return "expected base64 or reject (SSE carries text only)";
+        return NULL;
+    }
     if (!strcmp(key, "journal"))
         return set_count(&r->journal, value, 0, 100000000);
     if (!strcmp(key, "journal_age")) {
@@ -385,8 +490,8 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
                               : !strcmp(key, "data") ? &r->rules.data
                                                      : NULL;
     if (rule == NULL)
-        return "unknown route setting (path, channel, pattern, stream, topic, journal, "
-               "journal_age, static, event, id, data)";
+        return "unknown route setting (path, channel, pattern, stream, mqtt_topic, topic, "
+               "topic_source, journal, journal_age, static, retained, binary, event, id, data)";
     struct field_rule parsed;
     if (field_rule_parse(key, value, &parsed, &err) != 0)
         return err;
@@ -492,8 +597,13 @@ static int on_entry(void *user, const char *section, const char *key, const char
         const char *err = config_set(ld->cfg, key, value);
         if (err)
             report(ld, line, "[bridge] %s = %s: %s", key, value, err);
+    } else if (!strcmp(section, "mqtt")) {
+        const char *err = mqtt_set(ld->cfg, key, value);
+        if (err)
+            report(ld, line, "[mqtt] %s = %s: %s", key, value, err);
     } else {
-        report(ld, line, "unknown section [%s] (expected [bridge] or [route NAME])", section);
+        report(ld, line, "unknown section [%s] (expected [bridge], [mqtt] or [route NAME])",
+               section);
     }
     return 1;
 }
@@ -523,7 +633,11 @@ int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *),
     } vars[] = {{"LISTEN", "listen"},
                 {"REDIS_URL", "redis"},
                 {"LOG_LEVEL", "log_level"},
-                {"JOURNAL", "journal"}};
+                {"JOURNAL", "journal"},
+                {"MQTT_URL", "mqtt_url"},
+                {"MQTT_USERNAME", "mqtt_username"},
+                {"MQTT_PASSWORD", "mqtt_password"},
+                {"MQTT_CLIENT_ID", "mqtt_client_id"}};
     int nerrors = 0;
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *value = getenv_fn(vars[i].var);
@@ -555,10 +669,27 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
         ROUTE_ERROR("has no path");
         return n;
     }
-    if (r->nchannels + r->npatterns + r->nstreams + r->ntopics == 0)
-        ROUTE_ERROR("needs at least one channel, pattern, stream or topic");
-    if (r->nstreams > 0 && r->nchannels + r->npatterns > 0)
-        ROUTE_ERROR("a route reads either streams or pub/sub channels, not both");
+    if (r->nchannels + r->npatterns + r->nstreams + r->nmqtt_topics + r->ntopics == 0)
+        ROUTE_ERROR("needs at least one channel, pattern, stream, mqtt_topic or topic");
+    if (r->nstreams > 0 && r->nchannels + r->npatterns + r->nmqtt_topics > 0)
+        ROUTE_ERROR("a route reads either streams or pub/sub channels and MQTT topics, not both");
+    if (route_is_journalled(r) && translate_needs_props(&r->rules))
+        ROUTE_ERROR("property:NAME cannot be used with a journal: the journal keeps the topic "
+                    "and payload, not MQTT user properties, so a replay could not translate "
+                    "the same way; remove the property rule (or the journal)");
+    for (size_t i = 0; i < r->nmqtt_topics; i++) {
+        if (!route_template_params_in(r->mqtt_topics[i], r->path))
+            ROUTE_ERROR("mqtt_topic %s uses a parameter that the path does not have",
+                        r->mqtt_topics[i]);
+    }
+    if (r->topics_mqtt && r->nchannels + r->npatterns + r->nstreams > 0)
+        ROUTE_ERROR("topic_source = mqtt: the route's ?topic= values would be MQTT topics, but it "
+                    "also reads Redis; use separate routes");
+    for (size_t i = 0; r->topics_mqtt && i < r->ntopics; i++) {
+        const char *err = route_mqtt_filter_check(r->topics[i]);
+        if (err != NULL || strpbrk(r->topics[i], "+#") != NULL)
+            ROUTE_ERROR("topic %s: a client names exact MQTT topics (no + or #)", r->topics[i]);
+    }
     if (r->nstreams > 0 && (r->journal || r->journal_age_ms))
         ROUTE_ERROR("a stream route needs no journal: the stream is its own history");
     if (r->journal && r->journal_age_ms)
@@ -599,6 +730,18 @@ bool route_is_stream(const struct route_cfg *r) {
     return r->nstreams > 0;
 }
 
+bool route_is_mqtt(const struct route_cfg *r) {
+    return r->nmqtt_topics > 0 || r->topics_mqtt;
+}
+
+bool config_uses_mqtt(const struct config *cfg) {
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (route_is_mqtt(&cfg->routes[i]))
+            return true;
+    }
+    return false;
+}
+
 bool route_is_journalled(const struct route_cfg *r) {
     return r->nstreams > 0 || r->journal > 0 || r->journal_age_ms > 0;
 }
@@ -611,6 +754,9 @@ int config_validate(struct config *cfg, void (*errors)(const char *line)) {
     /* Stream entries usually carry their event name in a field called "event". */
     for (size_t i = 0; i < cfg->nroutes; i++) {
         struct route_cfg *r = &cfg->routes[i];
+        /* ?topic= names MQTT topics on a route that reads only MQTT. */
+        if (!r->topics_source_set)
+            r->topics_mqtt = r->nmqtt_topics > 0 && r->nchannels + r->npatterns == 0;
         if (route_is_stream(r) && !r->event_set && r->rules.event.src == FIELD_NONE) {
             r->rules.event.src = FIELD_ENTRY;
             r->rules.event.arg = xstrdup("event");

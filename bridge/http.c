@@ -15,7 +15,10 @@
 #include "client.h"
 #include "log.h"
 #include "route.h"
+#include "journal.h"
+#include "source_mqtt.h"
 #include "source_redis.h"
+#include "source_stream.h"
 #include "xmalloc.h"
 
 struct http {
@@ -41,9 +44,14 @@ static void reply_text(struct http *h, struct evhttp_request *req, int code, con
 static void reply_healthz(struct http *h, struct evhttp_request *req) {
     struct bridge *b = h->b;
     int up = bridge_upstream_up(b);
+    int redis_up = source_redis_up(b->redis) && (b->journal == NULL || journal_up(b->journal)) &&
+                   (b->streams == NULL || source_stream_up(b->streams));
     struct evbuffer *body = evbuffer_new();
-    evbuffer_add_printf(body, "{\"status\":\"%s\",\"redis\":\"%s\",\"clients\":%zu}\n",
-                        up ? "ok" : "degraded", up ? "up" : "down", b->nclients);
+    evbuffer_add_printf(body, "{\"status\":\"%s\",\"redis\":\"%s\",", up ? "ok" : "degraded",
+                        redis_up ? "up" : "down");
+    if (b->mqtt != NULL)
+        evbuffer_add_printf(body, "\"mqtt\":\"%s\",", source_mqtt_up(b->mqtt) ? "up" : "down");
+    evbuffer_add_printf(body, "\"clients\":%zu}\n", b->nclients);
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "Content-Type", "application/json");
     evhttp_add_header(out, "Cache-Control", "no-cache");
@@ -54,7 +62,9 @@ static void reply_healthz(struct http *h, struct evhttp_request *req) {
 static void reply_metrics(struct http *h, struct evhttp_request *req) {
     struct bridge *b = h->b;
     b->metrics.redis_reconnects = source_redis_reconnects(b->redis);
-    struct metrics_gauges g = {b->nclients, hub_topic_count(b->hub), bridge_upstream_up(b)};
+    b->metrics.mqtt_reconnects = source_mqtt_reconnects(b->mqtt);
+    struct metrics_gauges g = {b->nclients, hub_topic_count(b->hub), bridge_upstream_up(b),
+                               b->mqtt ? source_mqtt_up(b->mqtt) : -1};
     char text[4096];
     size_t n = metrics_render(&b->metrics, &g, text, sizeof(text));
     struct evbuffer *body = evbuffer_new();
@@ -145,7 +155,7 @@ static const char *collect_topics(struct http *h, const struct route *r,
     TAILQ_INIT(&q);
     if (query && evhttp_parse_query_str(query, &q) != 0)
         return "malformed query string";
-    size_t fixed = rc->nchannels + rc->npatterns + rc->nstreams;
+    size_t fixed = rc->nchannels + rc->npatterns + rc->nstreams + rc->nmqtt_topics;
     *out = xcalloc(fixed + max, sizeof(**out));
     *n = 0;
     for (size_t i = 0; i < fixed; i++) {
@@ -157,9 +167,12 @@ static const char *collect_topics(struct http *h, const struct route *r,
         } else if (i < rc->nchannels + rc->npatterns) {
             tmpl = rc->patterns[i - rc->nchannels];
             w->kind = TOPIC_PATTERN;
-        } else {
+        } else if (i < rc->nchannels + rc->npatterns + rc->nstreams) {
             tmpl = rc->streams[i - rc->nchannels - rc->npatterns];
             w->kind = TOPIC_STREAM;
+        } else {
+            tmpl = rc->mqtt_topics[i - rc->nchannels - rc->npatterns - rc->nstreams];
+            w->kind = TOPIC_MQTT;
         }
         if (route_expand(tmpl, params, w->name, sizeof(w->name)) < 0) {
             err = "channel name too long";
@@ -180,14 +193,19 @@ static const char *collect_topics(struct http *h, const struct route *r,
             goto done;
         }
         size_t t = 0;
-        while (t < rc->ntopics && !route_topic_allowed(rc->topics[t], params, kv->value))
+        while (t < rc->ntopics &&
+               !(rc->topics_mqtt ? route_mqtt_topic_allowed(rc->topics[t], params, kv->value)
+                                 : route_topic_allowed(rc->topics[t], params, kv->value)))
             t++;
         if (t == rc->ntopics) {
-            err = "topic not allowed on this route (names are [A-Za-z0-9_.:-], no '..')";
+            err = rc->topics_mqtt ? "topic not allowed on this route (levels are "
+                                    "[A-Za-z0-9_.:-] split by '/', no '..', no + or #)"
+                                  : "topic not allowed on this route (names are [A-Za-z0-9_.:-], "
+                                    "no '..')";
             goto done;
         }
         struct wanted *w = &(*out)[(*n)++];
-        w->kind = route_is_stream(rc) ? TOPIC_STREAM : TOPIC_CHANNEL;
+        w->kind = rc->topics_mqtt ? TOPIC_MQTT : route_is_stream(rc) ? TOPIC_STREAM : TOPIC_CHANNEL;
         snprintf(w->name, sizeof(w->name), "%s", kv->value);
     }
     if (rc->ntopics > 0 && asked == 0 && fixed == 0)
@@ -306,8 +324,11 @@ static void on_request(struct evhttp_request *req, void *arg) {
     for (size_t i = 0; c != NULL && i < ntopics; i++)
         client_subscribe(c, topics[i].kind, topics[i].name);
     free(topics);
-    if (c != NULL)
-        client_start_sync(c, from);
+    /* Retained MQTT values go to clients that replay nothing: new ones, or any on a route
+     * without a journal. */
+    if (c != NULL && client_start_sync(c, from) == 0 &&
+        (from == NULL || !route_is_journalled(r->cfg)))
+        bridge_send_retained(b, c);
     free(from);
 }
 

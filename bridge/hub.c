@@ -56,6 +56,66 @@ static void sub_free(struct hub_sub *s) {
     free(s);
 }
 
+static void retained_free(struct retained *r) {
+    while (r) {
+        struct retained *next = r->next;
+        free(r->topic);
+        free(r->payload);
+        free(r);
+        r = next;
+    }
+}
+
+static struct retained **retained_find(struct topic *t, const char *topic, size_t len) {
+    struct retained **rp = &t->retained;
+    while (*rp && !((*rp)->topic_len == len && memcmp((*rp)->topic, topic, len) == 0))
+        rp = &(*rp)->next;
+    return rp;
+}
+
+bool hub_retain(struct topic *t, const char *topic, size_t topic_len, const char *payload,
+                size_t payload_len, size_t max) {
+    struct retained **rp = retained_find(t, topic, topic_len), *r = *rp;
+    if (r != NULL && r->payload_len == payload_len && memcmp(r->payload, payload, payload_len) == 0)
+        return false;
+    if (r != NULL) { /* unlink; stored again below at the front (newest first) */
+        *rp = r->next;
+        t->nretained--;
+        r->next = NULL;
+        retained_free(r);
+    }
+    if (payload_len == 0 || max == 0)
+        return r != NULL || payload_len != 0;
+    r = xcalloc(1, sizeof(*r));
+    r->topic = xstrndup(topic, topic_len);
+    r->topic_len = topic_len;
+    r->payload = xmalloc(payload_len);
+    memcpy(r->payload, payload, payload_len);
+    r->payload_len = payload_len;
+    r->next = t->retained;
+    t->retained = r;
+    if (++t->nretained > max) { /* drop the oldest: the last one */
+        struct retained **last = &t->retained;
+        while ((*last)->next)
+            last = &(*last)->next;
+        retained_free(*last);
+        *last = NULL;
+        t->nretained--;
+    }
+    return true;
+}
+
+void hub_retain_refresh(struct topic *t, const char *topic, size_t topic_len, const char *payload,
+                        size_t payload_len) {
+    struct retained *r = *retained_find(t, topic, topic_len);
+    if (r == NULL || payload_len == 0)
+        return;
+    free(r->payload);
+    r->payload = xmalloc(payload_len);
+    memcpy(r->payload, payload, payload_len);
+    r->payload_len = payload_len;
+}
+
 static void topic_free(struct topic *t) {
     struct feed *f = t->feeds;
     while (f) {
@@ -67,6 +127,7 @@ static void topic_free(struct topic *t) {
         free(f);
         f = next_feed;
     }
+    retained_free(t->retained);
     free(t->journal_key);
     free(t->name);
     free(t);

@@ -10,17 +10,21 @@
 #include "config.h"
 #include "defaults.h"
 #include "log.h"
+#include "source_mqtt.h"
 #include "source_redis.h"
 
 static void usage(FILE *out) {
     fprintf(out,
             "usage: sse-bridge [options]\n"
-            "Serves Redis pub/sub channels to browsers as Server-Sent Events.\n\n"
+            "Serves Redis pub/sub channels, Redis streams and MQTT topics to browsers as\n"
+            "Server-Sent Events.\n\n"
             "  -c, --config FILE     INI configuration (see README: Configuration)\n"
             "      --check-config    validate the configuration and exit\n"
             "  -l, --listen ADDR     listen address, host:port (default %s; env LISTEN)\n"
             "  -r, --redis URL       redis://[[user]:password@]host[:port][/db]\n"
             "                        (default %s; env REDIS_URL)\n"
+            "  -m, --mqtt URL        mqtt://[user[:password]@]host[:port] (mqtts:// for TLS),\n"
+            "                        for routes with mqtt_topic (default %s; env MQTT_URL)\n"
             "      --journal N       entries journalled per channel by the built-in routes\n"
             "                        (default %d, 0 = no journal; env JOURNAL)\n"
             "      --log-level LVL   debug, info, warn or error (env LOG_LEVEL)\n"
@@ -29,7 +33,7 @@ static void usage(FILE *out) {
             "Without a config file: GET /events/{channel} streams that Redis channel, and\n"
             "GET /events?topic=a&topic=b streams several (event name = channel); both replay\n"
             "what a reconnecting client missed (Last-Event-ID) from Redis streams.\n",
-            DEFAULT_LISTEN, DEFAULT_REDIS_URL, DEFAULT_JOURNAL);
+            DEFAULT_LISTEN, DEFAULT_REDIS_URL, DEFAULT_MQTT_URL, DEFAULT_JOURNAL);
 }
 
 static void print_error(const char *line) {
@@ -46,15 +50,16 @@ int main(int argc, char **argv) {
                                             {"check-config", no_argument, NULL, OPT_CHECK},
                                             {"listen", required_argument, NULL, 'l'},
                                             {"redis", required_argument, NULL, 'r'},
+                                            {"mqtt", required_argument, NULL, 'm'},
                                             {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
                                             {"journal", required_argument, NULL, OPT_JOURNAL},
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, 'V'},
                                             {NULL, 0, NULL, 0}};
     const char *config_file = NULL, *listen = NULL, *redis = NULL, *log_level = NULL;
-    const char *journal = NULL;
+    const char *journal = NULL, *mqtt = NULL;
     int check_only = 0, opt;
-    while ((opt = getopt_long(argc, argv, "c:l:r:hV", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:l:r:m:hV", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_file = optarg;
@@ -67,6 +72,9 @@ int main(int argc, char **argv) {
             break;
         case 'r':
             redis = optarg;
+            break;
+        case 'm':
+            mqtt = optarg;
             break;
         case OPT_LOG_LEVEL:
             log_level = optarg;
@@ -98,6 +106,7 @@ int main(int argc, char **argv) {
         const char *key, *value, *flag;
     } flags[] = {{"listen", listen, "--listen"},
                  {"redis", redis, "--redis"},
+                 {"mqtt_url", mqtt, "--mqtt"},
                  {"log_level", log_level, "--log-level"},
                  {"journal", journal, "--journal"}};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
@@ -112,6 +121,11 @@ int main(int argc, char **argv) {
     const char *url_err = redis_url_parse(cfg->redis_url, &addr);
     if (url_err) {
         fprintf(stderr, "sse-bridge: redis URL %s: %s\n", cfg->redis_url, url_err);
+        errors++;
+    }
+    struct mqtt_addr maddr;
+    if (config_uses_mqtt(cfg) && (url_err = mqtt_url_parse(cfg->mqtt_url, &maddr)) != NULL) {
+        fprintf(stderr, "sse-bridge: mqtt URL %s: %s\n", cfg->mqtt_url, url_err);
         errors++;
     }
     if (errors) {

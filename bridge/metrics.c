@@ -1,6 +1,7 @@
 #include "metrics.h"
 
 #include <stdio.h>
+#include <string.h>
 
 size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, char *buf,
                       size_t cap) {
@@ -11,6 +12,8 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, c
         {"clients", "gauge", "SSE streams open now", g->clients},
         {"topics", "gauge", "upstream channels and patterns known now", g->topics},
         {"redis_up", "gauge", "1 when the Redis connection is up", (unsigned long long)g->redis_up},
+        {"mqtt_up", "gauge", "1 when the MQTT broker connection is up (absent: no MQTT route)",
+         (unsigned long long)g->mqtt_up},
         {"clients_total", "counter", "SSE streams accepted", m->clients_total},
         {"clients_rejected_total", "counter", "SSE streams refused (limits, shutdown)",
          m->clients_rejected},
@@ -21,13 +24,18 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, c
          m->messages_non_json},
         {"messages_dropped_total", "counter", "upstream messages dropped (too large)",
          m->messages_dropped},
+        {"messages_binary_total", "counter",
+         "payloads that were not UTF-8 (base64-encoded or rejected per route)", m->messages_binary},
         {"events_out_total", "counter", "events queued to clients", m->events_out},
         {"bytes_out_total", "counter", "bytes of events queued to clients", m->bytes_out},
         {"redis_reconnects_total", "counter", "Redis reconnections", m->redis_reconnects},
+        {"mqtt_reconnects_total", "counter", "MQTT broker reconnections", m->mqtt_reconnects},
         {"requests_bad_total", "counter", "requests answered with 4xx", m->requests_bad},
     };
     size_t len = 0;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && len < cap; i++) {
+        if (rows[i].name[0] == 'm' && !strcmp(rows[i].name, "mqtt_up") && g->mqtt_up < 0)
+            continue;
         int n = snprintf(buf + len, cap - len,
                          "# HELP sse_bridge_%s %s\n# TYPE sse_bridge_%s %s\nsse_bridge_%s %llu\n",
                          rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name,

@@ -178,6 +178,7 @@ int route_expand(const char *tmpl, const struct route_params *params, char *out,
 struct topic_match {
     const struct route_params *params;
     const char *topic;
+    bool levels; /* MQTT: a placeholder stays within one level (never takes a '/') */
     bool failed[ROUTE_MAX_PARAMS + 1][PARAM_MAX_LEN + 1];
 };
 
@@ -200,7 +201,8 @@ static bool topic_match(struct topic_match *m, const char *tmpl, size_t at, int 
             size_t bl = strlen(bound);
             ok = strncmp(topic, bound, bl) == 0 && topic_match(m, tmpl + n, at + bl, index + 1);
         } else {
-            for (size_t take = strlen(topic); take > 0 && !ok; take--)
+            size_t most = m->levels ? strcspn(topic, "/") : strlen(topic);
+            for (size_t take = most; take > 0 && !ok; take--)
                 ok = topic_match(m, tmpl + n, at + take, index + 1);
         }
         if (!ok)
@@ -218,4 +220,39 @@ bool route_topic_allowed(const char *tmpl, const struct route_params *params, co
     m.params = params;
     m.topic = topic;
     return topic_match(&m, tmpl, 0, 0);
+}
+
+bool route_mqtt_topic_allowed(const char *tmpl, const struct route_params *params,
+                              const char *topic) {
+    size_t n = strlen(topic);
+    if (n == 0 || n > PARAM_MAX_LEN)
+        return false;
+    for (const char *level = topic;;) {
+        size_t len = strcspn(level, "/");
+        if (!route_name_valid(level, len))
+            return false;
+        if (level[len] == '\0')
+            break;
+        level += len + 1;
+    }
+    struct topic_match m;
+    memset(&m, 0, sizeof(m));
+    m.params = params;
+    m.topic = topic;
+    m.levels = true;
+    return topic_match(&m, tmpl, 0, 0);
+}
+
+const char *route_mqtt_filter_check(const char *tmpl) {
+    for (const char *level = tmpl;;) {
+        size_t len = strcspn(level, "/");
+        bool wild = memchr(level, '+', len) != NULL || memchr(level, '#', len) != NULL;
+        if (wild && len != 1)
+            return "+ and # stand for whole topic levels (sensors/+/temp, alerts/#)";
+        if (level[len] == '\0')
+            return NULL;
+        if (level[0] == '#')
+            return "# is the last level of a topic filter";
+        level += len + 1;
+    }
 }

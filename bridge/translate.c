@@ -40,6 +40,24 @@ int field_rule_parse(const char *field, const char *spec, struct field_rule *out
         }
         out->src = FIELD_ENTRY;
         out->arg = xstrdup(spec + 6);
+    } else if (starts_with(spec, "property:")) {
+        if (spec[9] == '\0') {
+            *err = "property: needs an MQTT 5 user property name";
+            return -1;
+        }
+        out->src = FIELD_PROPERTY;
+        out->arg = xstrdup(spec + 9);
+    } else if (strcmp(spec, "topic") == 0) {
+        out->src = FIELD_TOPIC;
+    } else if (starts_with(spec, "topic:")) {
+        char *end;
+        long n = strtol(spec + 6, &end, 10);
+        if (spec[6] < '0' || spec[6] > '9' || *end != '\0' || n < 1 || n > 64) {
+            *err = "topic:N needs a level number from 1 to 64";
+            return -1;
+        }
+        out->src = FIELD_TOPIC;
+        out->segment = (int)n;
     } else if (strcmp(spec, "channel") == 0) {
         out->src = FIELD_CHANNEL;
     } else if (starts_with(spec, "channel:")) {
@@ -52,8 +70,9 @@ int field_rule_parse(const char *field, const char *spec, struct field_rule *out
         out->src = FIELD_CHANNEL;
         out->segment = (int)n;
     } else {
-        *err = is_data ? "expected payload, json:KEY or field:NAME"
-                       : "expected none, fixed:NAME, json:KEY, field:NAME, channel or channel:N";
+        *err = is_data ? "expected payload, json:KEY, field:NAME or property:NAME"
+                       : "expected none, fixed:NAME, json:KEY, field:NAME, channel, channel:N, "
+                         "topic, topic:N or property:NAME";
         return -1;
     }
     return 0;
@@ -66,6 +85,11 @@ void field_rule_clear(struct field_rule *r) {
 
 bool translate_needs_json(const struct translate_rules *r) {
     return r->event.src == FIELD_JSON || r->id.src == FIELD_JSON || r->data.src == FIELD_JSON;
+}
+
+bool translate_needs_props(const struct translate_rules *r) {
+    return r->event.src == FIELD_PROPERTY || r->id.src == FIELD_PROPERTY ||
+           r->data.src == FIELD_PROPERTY;
 }
 
 static json_t *json_lookup(json_t *obj, const char *path) {
@@ -89,12 +113,14 @@ static int is_separator(char c) {
     return c == '.' || c == ':' || c == '/';
 }
 
-/* The 1-based nth segment of the channel name, or 0 when it has fewer. */
-static int channel_segment(const char *s, size_t n, int nth, const char **seg, size_t *seg_len) {
+/* The 1-based nth segment of the name, or 0 when it has fewer. Channels split at '.', ':'
+ * and '/'; MQTT topics (`levels_only`) at '/' alone, as MQTT defines its levels. */
+static int name_segment(const char *s, size_t n, int nth, bool levels_only, const char **seg,
+                        size_t *seg_len) {
     size_t start = 0;
     int index = 1;
     for (size_t i = 0; i <= n; i++) {
-        if (i < n && !is_separator(s[i]))
+        if (i < n && (levels_only ? s[i] != '/' : !is_separator(s[i])))
             continue;
         if (index == nth) {
             *seg = s + start;
@@ -103,6 +129,21 @@ static int channel_segment(const char *s, size_t n, int nth, const char **seg, s
         }
         index++;
         start = i + 1;
+    }
+    return 0;
+}
+
+/* The value of the first name/value pair called `name` (stream entry fields, MQTT user
+ * properties); returns 1 when there is one. */
+static int pair_lookup(const char *const *pairs, const size_t *lens, size_t n, const char *name,
+                       const char **out, size_t *out_len) {
+    size_t name_len = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        if (lens[2 * i] == name_len && memcmp(pairs[2 * i], name, name_len) == 0) {
+            *out = pairs[2 * i + 1];
+            *out_len = lens[2 * i + 1];
+            return 1;
+        }
     }
     return 0;
 }
@@ -123,22 +164,23 @@ static int apply(const struct field_rule *r, const struct translate_in *in, cons
         *out_len = strlen(r->arg);
         return 1;
     case FIELD_ENTRY:
-        for (size_t i = 0; i < in->nfields; i++) {
-            if (in->field_lens[2 * i] == strlen(r->arg) &&
-                memcmp(in->fields[2 * i], r->arg, in->field_lens[2 * i]) == 0) {
-                *out = in->fields[2 * i + 1];
-                *out_len = in->field_lens[2 * i + 1];
-                return 1;
-            }
-        }
-        return 0;
+        return pair_lookup(in->fields, in->field_lens, in->nfields, r->arg, out, out_len);
     case FIELD_CHANNEL:
         if (r->segment == 0) {
             *out = in->channel;
             *out_len = in->channel_len;
             return 1;
         }
-        return channel_segment(in->channel, in->channel_len, r->segment, out, out_len);
+        return name_segment(in->channel, in->channel_len, r->segment, false, out, out_len);
+    case FIELD_TOPIC:
+        if (r->segment == 0) {
+            *out = in->channel;
+            *out_len = in->channel_len;
+            return 1;
+        }
+        return name_segment(in->channel, in->channel_len, r->segment, true, out, out_len);
+    case FIELD_PROPERTY:
+        return pair_lookup(in->props, in->prop_lens, in->nprops, r->arg, out, out_len);
     case FIELD_JSON: {
         json_t *v = json_lookup(in->json, r->arg);
         if (v == NULL || json_is_null(v))

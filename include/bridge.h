@@ -47,9 +47,13 @@ struct bridge {
     struct http *http;
     struct source_redis *redis;
     struct source_stream *streams;
+    struct source_mqtt *mqtt; /* NULL when no route reads MQTT */
     struct journal *journal;
     struct metrics metrics;
     enum bridge_state state;
+    /* Numbers each upstream message, so that a client subscribed to several filters that all
+     * match one MQTT message gets it once (see client.last_message). */
+    unsigned long long message_seq;
 
     struct client *clients; /* every open SSE stream, for heartbeats and shutdown */
     size_t nclients;
@@ -82,6 +86,14 @@ bool bridge_upstream_up(const struct bridge *b);
 void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject, size_t subject_len,
                     const char *channel, size_t channel_len, const char *payload,
                     size_t payload_len);
+
+/* One MQTT message for filter t (the source found which filters it matched). `in->channel` is
+ * the topic, `in->props` its MQTT 5 user properties. `retained`: the broker sent it because
+ * the bridge subscribed; it is kept for later clients, and not journalled. */
+void bridge_deliver_mqtt(struct bridge *b, struct topic *t, const struct translate_in *in,
+                         bool retained);
+/* Sends a new client the retained messages of its MQTT topics (routes with retained = true). */
+void bridge_send_retained(struct bridge *b, struct client *c);
 
 /* A journalled event for topic t (from the journal writer or the stream reader): encoded once
  * per route and handed to each subscriber, which holds it while syncing and drops it if it

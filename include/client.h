@@ -30,7 +30,8 @@ struct client {
     struct hub_sub **subs;
     size_t nsubs;
     enum client_state state;
-    struct client *prev, *next; /* the bridge's list */
+    unsigned long long last_message; /* the bridge's message_seq it was last sent */
+    struct client *prev, *next;      /* the bridge's list */
 };
 
 /* Sends the response head (the caller has added CORS headers) and the retry frame. Returns

@@ -10,6 +10,9 @@
 
 #include "translate.h"
 
+/* SSE carries UTF-8 text only: what a route does with a payload that is not. */
+enum binary_policy { BINARY_BASE64, BINARY_REJECT };
+
 struct route_cfg {
     char *name;
     char *path;      /* path template, e.g. /events/orders/{customer} */
@@ -19,13 +22,19 @@ struct route_cfg {
     size_t npatterns;
     char **streams; /* stream key templates (XREAD) */
     size_t nstreams;
-    char **topics; /* templates of the ?topic= values a client may ask for: channels, or
-                      stream keys on a stream route */
+    char **mqtt_topics; /* MQTT topic filter templates (levels may be + or #) */
+    size_t nmqtt_topics;
+    char **topics; /* templates of the ?topic= values a client may ask for: channels, stream
+                      keys on a stream route, MQTT topics on a route with only mqtt_topic */
     size_t ntopics;
-    size_t journal;                    /* entries kept per channel (0: no journal) */
+    bool topics_mqtt;       /* ?topic= values are MQTT topics (topic_source = mqtt) */
+    bool topics_source_set; /* topic_source given; else MQTT when the route reads only MQTT */
+    size_t journal;         /* entries kept per channel (0: no journal) */
     unsigned long long journal_age_ms; /* or: entries younger than this */
     bool event_set;                    /* `event` given (stream routes default field:event) */
     bool pinned;                       /* `static = true`: subscribed at start, never dropped */
+    bool retained; /* MQTT: a new client gets the retained messages first (default on) */
+    enum binary_policy binary; /* payloads that are not UTF-8: base64 (default) or reject */
     struct translate_rules rules;
     char *file; /* where the route was defined, for messages */
     int line;
@@ -60,6 +69,16 @@ struct config {
     size_t replay_batch;
     size_t replay_inflight;
     char *gap_event;
+    /* MQTT ([mqtt] section; used when a route has an mqtt_topic). */
+    char *mqtt_url;       /* mqtt://[user[:password]@]host[:port], mqtts:// for TLS */
+    char *mqtt_client_id; /* NULL: sse-bridge-<hostname>-<listen port>, stable across restarts */
+    char *mqtt_username, *mqtt_password; /* override the URL's */
+    unsigned mqtt_keepalive_s;
+    int mqtt_qos;
+    bool mqtt_clean_session;
+    int mqtt_protocol; /* 5 or 311 */
+    char *mqtt_ca_file, *mqtt_cert_file, *mqtt_key_file;
+    size_t mqtt_retained_max;
     struct route_cfg *routes;
     size_t nroutes;
     bool default_routes; /* no [route] in the config: the two built-in routes */
@@ -73,16 +92,20 @@ void config_free(struct config *cfg);
  * "file:line: message". On errors cfg is still safe to free. */
 int config_load_file(struct config *cfg, const char *path, void (*errors)(const char *line));
 
-/* Applies one setting by its config key (the [bridge] section's names), as the environment
- * and flags do. Returns NULL, or a static explanation of what is wrong with the value. */
+/* Applies one setting by its config key (the [bridge] section's names, and mqtt_NAME for the
+ * [mqtt] section's), as the environment and flags do. Returns NULL, or a static explanation of what
+ * is wrong with the value. */
 const char *config_set(struct config *cfg, const char *key, const char *value);
 
 /* Whether clients of this route get journal/stream ids and replay. */
 bool route_is_journalled(const struct route_cfg *r);
 bool route_is_stream(const struct route_cfg *r);
+bool route_is_mqtt(const struct route_cfg *r);
+/* Whether any route reads MQTT (the bridge connects to a broker only then). */
+bool config_uses_mqtt(const struct config *cfg);
 
-/* Environment overrides: LISTEN, REDIS_URL, LOG_LEVEL, JOURNAL. `getenv_fn` is getenv in the
- * daemon. */
+/* Environment overrides: LISTEN, REDIS_URL, LOG_LEVEL, JOURNAL, MQTT_URL, MQTT_USERNAME,
+ * MQTT_PASSWORD, MQTT_CLIENT_ID. `getenv_fn` is getenv in the daemon. */
 int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *),
                      void (*errors)(const char *line));
 

@@ -42,6 +42,19 @@
 #define DEFAULT_GAP_EVENT "gap"      /* event telling a client its history has a hole */
 #define DEFAULT_STREAM_BLOCK_MS 5000 /* XREAD BLOCK timeout of stream routes */
 
+/* MQTT source (libmosquitto), used when a route has an mqtt_topic. */
+#define DEFAULT_MQTT_URL "mqtt://127.0.0.1:1883" /* mqtts:// for TLS (port 8883) */
+#define DEFAULT_MQTT_KEEPALIVE_S 30              /* PINGREQ interval the broker expects */
+#define DEFAULT_MQTT_QOS 1           /* subscriptions: the broker queues QoS 1 while we are away */
+#define DEFAULT_MQTT_CLEAN_SESSION 0 /* persistent session, so that queueing works */
+/* 311 (MQTT 3.1.1) or 5. 3.1.1 by default because it keeps a persistent session across
+ * disconnects: libmosquitto 2.0 sends no Session Expiry Interval on a non-blocking connect,
+ * so an MQTT 5 session ends with each disconnect (and journals record a gap). MQTT 5 adds
+ * user properties and exact handling of overlapping filters (subscription identifiers). */
+#define DEFAULT_MQTT_PROTOCOL 311
+#define DEFAULT_MQTT_RETAINED_MAX 100 /* retained messages kept per subscription for newcomers */
+#define MQTT_MISC_INTERVAL_MS 1000    /* how often mosquitto_loop_misc runs (keepalive pings) */
+
 /* Path parameters and topics a client may name: length and the charset that keeps them from
  * widening a subscription (no glob or MQTT wildcard characters, no "..", no separators). */
 #define PARAM_MAX_LEN 128

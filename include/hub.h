@@ -20,9 +20,19 @@
 #include "msg.h"
 #include "streamid.h"
 
-/* Channels and patterns come from Redis pub/sub (and may be journalled into a stream);
- * streams are read with XREAD. */
-enum topic_kind { TOPIC_CHANNEL, TOPIC_PATTERN, TOPIC_STREAM };
+/* Channels and patterns come from Redis pub/sub, MQTT topic filters from the broker (all may
+ * be journalled into a stream); streams are read with XREAD. */
+enum topic_kind { TOPIC_CHANNEL, TOPIC_PATTERN, TOPIC_STREAM, TOPIC_MQTT };
+
+/* An MQTT retained message kept for clients that join later: the broker sends retained
+ * messages once, when the bridge subscribes, not when each browser arrives. */
+struct retained {
+    char *topic;
+    size_t topic_len;
+    char *payload;
+    size_t payload_len;
+    struct retained *next;
+};
 
 enum upstream_state {
     UPSTREAM_NONE,          /* not subscribed upstream */
@@ -84,6 +94,11 @@ struct topic {
     const char *gap_owed;     /* a gap marker the journal owes (static reason), written before the
                                  next message: no key for a channel nobody publishes to */
     unsigned pending;         /* Redis requests about it in flight: not freed meanwhile */
+    /* MQTT filters only. */
+    unsigned sub_id;           /* MQTT 5 subscription identifier (0: none yet) */
+    int mid;                   /* message id of the (UN)SUBSCRIBE in flight */
+    struct retained *retained; /* newest first */
+    size_t nretained;
 };
 
 /* `linger_ms` is the default linger of new topics (journalled ones get their own). */
@@ -111,6 +126,16 @@ void hub_topic_journal(struct topic *t, const char *key, size_t maxlen,
 void hub_remove(struct hub *hub, struct topic *t);
 /* Frees the topic's feeds that have no subscriber left. */
 void hub_prune(struct topic *t);
+
+/* Stores a retained message for t (an empty payload deletes that topic's). Keeps at most
+ * `max`, dropping the oldest. Returns false when the same payload was already stored (a
+ * repeat, as after a resubscription), true when something changed. */
+bool hub_retain(struct topic *t, const char *topic, size_t topic_len, const char *payload,
+                size_t payload_len, size_t max);
+/* Refreshes the stored retained message of one topic name, if there is one (a live message
+ * on a topic that has a retained value is, in practice, its new retained value). */
+void hub_retain_refresh(struct topic *t, const char *topic, size_t topic_len, const char *payload,
+                        size_t payload_len);
 
 /* Calls fn for every topic; fn may hub_remove the topic it is given. */
 void hub_foreach(struct hub *hub, void (*fn)(void *arg, struct topic *t), void *arg);

@@ -12,9 +12,11 @@ struct metrics {
     unsigned long long messages_in;       /* upstream messages received */
     unsigned long long messages_non_json; /* needed JSON, got something else: sent as is */
     unsigned long long messages_dropped;  /* over max_message_size, or malformed upstream */
+    unsigned long long messages_binary;   /* not UTF-8: base64-encoded or rejected per route */
     unsigned long long events_out;        /* frames queued to clients */
     unsigned long long bytes_out;         /* bytes of those frames */
     unsigned long long redis_reconnects;  /* successful connections after the first */
+    unsigned long long mqtt_reconnects;   /* MQTT: successful connections after the first */
     unsigned long long requests_bad;      /* answered 4xx */
 };
 
@@ -22,6 +24,7 @@ struct metrics_gauges {
     size_t clients;
     size_t topics;
     int redis_up;
+    int mqtt_up; /* -1: no MQTT route */
 };
 
 /* Writes the exposition text into buf (cap bytes); returns the length written (truncated to

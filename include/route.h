@@ -51,4 +51,13 @@ int route_expand(const char *tmpl, const struct route_params *params, char *out,
  * path parameter must equal it, the others stand for any valid name. */
 bool route_topic_allowed(const char *tmpl, const struct route_params *params, const char *topic);
 
+/* The same for an MQTT topic a client names: levels split at '/', each a valid name (no
+ * wildcard can appear), and a placeholder stands for exactly one level. */
+bool route_mqtt_topic_allowed(const char *tmpl, const struct route_params *params,
+                              const char *topic);
+
+/* Checks an mqtt_topic template's filter syntax: + and # only as whole levels, # last.
+ * Returns NULL, or a static explanation. */
+const char *route_mqtt_filter_check(const char *tmpl);
+
 #endif

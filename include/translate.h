@@ -13,19 +13,21 @@
 #include "sse.h"
 
 enum field_src {
-    FIELD_NONE,    /* field left out */
-    FIELD_PAYLOAD, /* the whole payload (data only) */
-    FIELD_FIXED,   /* a constant from config: "fixed:NAME" */
-    FIELD_JSON,    /* a member of a JSON object payload: "json:KEY" or "json:a.b" */
-    FIELD_CHANNEL, /* the channel name: "channel", or its Nth segment: "channel:N" (1-based,
-                      segments split at '.', ':' and '/') */
-    FIELD_ENTRY,   /* a field of a Redis stream entry: "field:NAME" */
+    FIELD_NONE,     /* field left out */
+    FIELD_PAYLOAD,  /* the whole payload (data only) */
+    FIELD_FIXED,    /* a constant from config: "fixed:NAME" */
+    FIELD_JSON,     /* a member of a JSON object payload: "json:KEY" or "json:a.b" */
+    FIELD_CHANNEL,  /* the channel name: "channel", or its Nth segment: "channel:N" (1-based,
+                       segments split at '.', ':' and '/') */
+    FIELD_ENTRY,    /* a field of a Redis stream entry: "field:NAME" */
+    FIELD_TOPIC,    /* an MQTT topic: "topic", or its Nth level: "topic:N" (split at '/' only) */
+    FIELD_PROPERTY, /* an MQTT 5 user property: "property:NAME" (the first one of that name) */
 };
 
 struct field_rule {
     enum field_src src;
     char *arg;   /* FIXED value or JSON key path; owned by the rule */
-    int segment; /* FIELD_CHANNEL: 0 for the whole name */
+    int segment; /* FIELD_CHANNEL, FIELD_TOPIC: 0 for the whole name */
 };
 
 struct translate_rules {
@@ -38,6 +40,8 @@ struct translate_rules {
 int field_rule_parse(const char *field, const char *spec, struct field_rule *out, const char **err);
 void field_rule_clear(struct field_rule *r);
 bool translate_needs_json(const struct translate_rules *r);
+/* Whether any rule reads MQTT user properties (which a journal does not keep). */
+bool translate_needs_props(const struct translate_rules *r);
 
 struct translate_in {
     const char *channel;
@@ -49,6 +53,10 @@ struct translate_in {
     const char *const *fields;
     const size_t *field_lens;
     size_t nfields; /* pairs */
+    /* MQTT 5 user properties, name/value pairs (NULL elsewhere). */
+    const char *const *props;
+    const size_t *prop_lens;
+    size_t nprops; /* pairs */
 };
 
 /* Result of one translation: fields pointing into the input, the rules, or `owned` strings

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The demo in one command: installs what is missing, builds, starts a private redis-server on a
-# free loopback port, the bridge (examples/demo.ini) on 127.0.0.1:8080 and the publisher, then
-# shows the stream with `curl -N` until Ctrl-C. Everything it started is stopped on exit.
+# The demo in one command: installs what is missing, builds, starts a private redis-server and a
+# private mosquitto on free loopback ports, the bridge (examples/demo.ini) on 127.0.0.1:8080 and
+# the publisher, then shows the stream with `curl -N` until Ctrl-C. Everything it started is
+# stopped on exit.
 #   scripts/demo.sh                 run until Ctrl-C
 #   scripts/demo.sh --seconds 5     run 5 seconds, then stop (used by the test suite)
 #   DEMO_PORT=9090 scripts/demo.sh  another HTTP port
@@ -56,21 +57,51 @@ for attempt in 1 2 3 4 5; do
 done
 [ -n "$redis_port" ] || { echo "demo: could not start redis-server" >&2; cat "$work/redis.log" >&2; exit 1; }
 
+# A private mosquitto, checked the same way: its pid file is in our work dir.
+mqtt_port=""
+for attempt in 1 2 3 4 5; do
+    port=$(shuf -i 20000-60000 -n 1)
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$port" \
+        >"$work/mosquitto.conf"
+    mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            mqtt_port=$port
+            break
+        fi
+        sleep 0.05
+    done
+    if [ -n "$mqtt_port" ] && kill -0 "$pid" 2>/dev/null; then
+        pids+=("$pid")
+        break
+    fi
+    mqtt_port=""
+    kill "$pid" 2>/dev/null || true
+done
+[ -n "$mqtt_port" ] || { echo "demo: could not start mosquitto" >&2; cat "$work/mosquitto.log" >&2; exit 1; }
+
 "$bridge" --config examples/demo.ini --listen "127.0.0.1:$http_port" \
-    --redis "redis://127.0.0.1:$redis_port" 2>"$work/bridge.log" &
+    --redis "redis://127.0.0.1:$redis_port" --mqtt "mqtt://127.0.0.1:$mqtt_port" \
+    2>"$work/bridge.log" &
 pids+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$http_port/healthz" >/dev/null && break; sleep 0.05; done
 curl -fs "http://127.0.0.1:$http_port/healthz" >/dev/null ||
     { echo "demo: the bridge did not become healthy" >&2; cat "$work/bridge.log" >&2; exit 1; }
 
-examples/publisher.sh "$redis_port" &
+examples/publisher.sh "$redis_port" 0 "$mqtt_port" &
 pids+=($!)
 
-url="http://127.0.0.1:$http_port/events?topic=ticks.eu&topic=news"
+url="http://127.0.0.1:$http_port/events/dashboard"
 cat >&2 <<MSG
-sse-bridge demo is running (Redis on 127.0.0.1:$redis_port, publisher every 0.5 s).
+sse-bridge demo is running (Redis on 127.0.0.1:$redis_port, MQTT on 127.0.0.1:$mqtt_port,
+publisher every 0.5 s).
   one market:      curl -N http://127.0.0.1:$http_port/events/ticks/us
-  several topics:  curl -N '$url'
+  one room (MQTT): curl -N http://127.0.0.1:$http_port/events/sensors/kitchen
+  several topics:  curl -N 'http://127.0.0.1:$http_port/events?topic=ticks.eu&topic=news'
+  Redis and MQTT:  curl -N $url
   in a browser:    new EventSource('$url')
   health:          curl http://127.0.0.1:$http_port/healthz
 Showing the multi-topic stream below; Ctrl-C stops everything.

@@ -4,7 +4,7 @@
 # never drift apart. Idempotent: when every package is present it only runs `npm ci` if needed.
 #
 #   scripts/install-deps.sh            build + test + demo dependencies
-#   scripts/install-deps.sh --demo     build + what scripts/demo.sh runs (redis, curl)
+#   scripts/install-deps.sh --demo     build + what scripts/demo.sh runs (redis, mosquitto, curl)
 #   scripts/install-deps.sh --runtime  only the shared libraries the daemon links (for images)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ mode=${1:-all}
 case "$mode" in
 --runtime) pkgs=("${runtime[@]}") ;;
 --build) pkgs=("${runtime[@]}" "${build[@]}") ;;
---demo) pkgs=("${runtime[@]}" "${build[@]}" redis-server redis-tools curl) ;;
+--demo) pkgs=("${runtime[@]}" "${build[@]}" redis-server redis-tools mosquitto mosquitto-clients curl) ;;
 all | --all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
 *) echo "usage: $0 [--runtime|--build|--demo|--all]" >&2; exit 2 ;;
 esac

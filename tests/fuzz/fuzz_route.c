@@ -8,6 +8,10 @@
  *   (templates naming a placeholder twice are skipped: they cannot round-trip).
  *   route_topic_allowed: an allowed topic passes route_name_valid, and when the template has
  *   no free placeholder it is exactly the template expanded.
+ *   route_mqtt_topic_allowed (byte 0 & 2): an allowed topic holds no + or #, each of its
+ *   '/'-separated levels passes route_name_valid, and with every placeholder bound it is the
+ *   template expanded; a template that route_mqtt_filter_check accepts holds + and # only as
+ *   whole levels, # last.
  *
  * Any violation aborts; run with -timeout to catch inputs that make matching slow. */
 #include "route.h"
@@ -78,6 +82,39 @@ static void check_topic(const char *tmpl, const char *topic) {
         abort(); /* every placeholder was bound, yet the topic is not the expansion */
 }
 
+static void check_mqtt(const char *tmpl, const char *topic) {
+    if (route_mqtt_filter_check(tmpl) == NULL) {
+        for (const char *level = tmpl;;) {
+            size_t len = strcspn(level, "/");
+            bool wild = memchr(level, '+', len) || memchr(level, '#', len);
+            if ((wild && len != 1) || (level[0] == '#' && level[len] != '\0'))
+                abort();
+            if (level[len] == '\0')
+                break;
+            level += len + 1;
+        }
+    }
+    struct route_params p = {0};
+    strcpy(p.p[0].name, "room");
+    strcpy(p.p[0].value, "hall");
+    p.n = 1;
+    if (!route_mqtt_topic_allowed(tmpl, &p, topic))
+        return;
+    if (strpbrk(topic, "+#") != NULL)
+        abort();
+    for (const char *level = topic;;) {
+        size_t len = strcspn(level, "/");
+        if (!route_name_valid(level, len))
+            abort();
+        if (level[len] == '\0')
+            break;
+        level += len + 1;
+    }
+    char want[MAX_TEMPLATE * 8];
+    if (route_expand(tmpl, &p, want, sizeof(want)) >= 0 && strcmp(want, topic) != 0)
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2)
         return 0;
@@ -96,7 +133,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     subject[sl] = '\0';
     if (route_template_check(tmpl) != NULL)
         return 0;
-    if (data[0] & 1)
+    if (data[0] & 2)
+        check_mqtt(tmpl, subject);
+    else if (data[0] & 1)
         check_topic(tmpl, subject);
     else
         check_match(tmpl, subject);

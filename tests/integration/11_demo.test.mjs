@@ -1,5 +1,5 @@
-// The README's demo command works: scripts/demo.sh starts Redis, the bridge and the
-// publisher, and the stream it shows carries the publisher's events.
+// The README's demo command works: scripts/demo.sh starts Redis, mosquitto, the bridge and the
+// publisher, and the stream it shows carries the publisher's events from both.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -21,6 +21,9 @@ test('scripts/demo.sh shows live events and cleans up', async (t) => {
   assert.match(err, /sse-bridge demo is running/);
   const ticks = out.match(/^event: ticks\.eu\ndata: \{"type":"tick","seq":\d+,/gm) || [];
   assert.ok(ticks.length >= 3, `ticks seen: ${ticks.length}\n${out}`);
+  // The same stream carries the MQTT readings (published every second).
+  const sensors = out.match(/^event: sensors\/(kitchen|hall)\/temperature\ndata: \{"celsius":[\d.]+,"seq":\d+\}$/gm) || [];
+  assert.ok(sensors.length >= 2, `MQTT readings seen: ${sensors.length}\n${out}`);
   // Everything the demo started is gone: nothing answers on its port any more.
   await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
 });

@@ -24,7 +24,8 @@
 #define ERR_ORIGIN "an origin is *, or scheme://host[:port] with http or https"
 #define ERR_LEVEL "expected debug, info, warn or error"
 #define ERR_REDIS "expected redis://[:password@]host[:port][/db]"
-#define ERR_SECTION "(expected [bridge] or [route NAME])"
+#define ERR_MQTT_LEVEL "+ and # stand for whole topic levels (sensors/+/temp, alerts/#)"
+#define ERR_SECTION "(expected [bridge], [mqtt] or [route NAME])"
 #define ERR_PLACEHOLDER "a placeholder must be {name} with letters, digits or '_' (31 at most)"
 
 /* The error callbacks take no argument, so the lines they print are collected here. */
@@ -439,6 +440,34 @@ static void check_streams(const struct config *c) {
     CHECK(!route_is_journalled(bad));
 }
 
+static void check_mqtt(const struct config *c) {
+    CHECK_STR(c->mqtt_url, "mqtts://bridge:pw@broker.example:8884");
+    CHECK_STR(c->mqtt_client_id, "bridge-1");
+    CHECK_INT(c->mqtt_keepalive_s, 20);
+    CHECK_INT(c->mqtt_qos, 0);
+    CHECK(c->mqtt_clean_session);
+    CHECK_INT(c->mqtt_protocol, 311);
+    CHECK_INT(c->mqtt_retained_max, 5);
+    CHECK(config_uses_mqtt(c));
+    const struct route_cfg *rooms = route_named(c, "rooms"), *pick = route_named(c, "pick");
+    CHECK(rooms && pick);
+    if (!(rooms && pick))
+        return;
+    CHECK(route_is_mqtt(rooms) && route_is_mqtt(pick));
+    CHECK_INT(rooms->nmqtt_topics, 2);
+    if (rooms->nmqtt_topics == 2) {
+        CHECK_STR(rooms->mqtt_topics[0], "sensors/{room}/temperature");
+        CHECK_STR(rooms->mqtt_topics[1], "alerts/#");
+    }
+    check_rule(&rooms->rules.event, FIELD_TOPIC, NULL, 2);
+    CHECK(!rooms->retained);
+    CHECK_INT(rooms->binary, BINARY_REJECT);
+    CHECK(pick->topics_mqtt);
+    CHECK(pick->retained);
+    CHECK_INT(pick->binary, BINARY_BASE64);
+    check_rule(&pick->rules.event, FIELD_PROPERTY, "kind", 0);
+}
+
 static void check_syntax(const struct config *c) {
     check_setting(c, "retry", "2000");
     check_setting(c, "listen", "0.0.0.0 8080");
@@ -460,7 +489,8 @@ static const struct file_row file_rows[] = {
     {"configs/unknown_key.ini",
      {"configs/unknown_key.ini:3: [bridge] retyr = 1s: unknown setting",
       "configs/unknown_key.ini:8: [route r] chanel = x: unknown route setting (path, channel, "
-      "pattern, stream, topic, journal, journal_age, static, event, id, data)"}, {NULL}, NULL},
+      "pattern, stream, mqtt_topic, topic, topic_source, journal, journal_age, static, retained, "
+      "binary, event, id, data)"}, {NULL}, NULL},
     {"configs/bad_duration.ini",
      {"configs/bad_duration.ini:2: [bridge] heartbeat = 15: " ERR_DURATION,
       "configs/bad_duration.ini:3: [bridge] retry = 1.5s: " ERR_DURATION,
@@ -488,16 +518,16 @@ static const struct file_row file_rows[] = {
       "configs/bad_template.ini:5: [route t] channel = t.}: '}' without '{'",
       "configs/bad_template.ini:6: [route t] topic = {}: " ERR_PLACEHOLDER,
       "configs/bad_template.ini:7: [route t] pattern = : empty"},
-     {"configs/bad_template.ini:2: [route t] needs at least one channel, pattern, stream or "
-      "topic"},
+     {"configs/bad_template.ini:2: [route t] needs at least one channel, pattern, stream, "
+      "mqtt_topic or topic"},
      NULL},
     {"configs/bad_rule.ini",
      {"configs/bad_rule.ini:4: [route r] event = jsn:type: expected none, fixed:NAME, json:KEY, "
-      "field:NAME, channel or channel:N",
+      "field:NAME, channel, channel:N, topic, topic:N or property:NAME",
       "configs/bad_rule.ini:5: [route r] id = json:: json: needs a key, or a dotted path such as "
       "json:meta.type",
-      "configs/bad_rule.ini:6: [route r] data = fixed:x: expected payload, json:KEY or "
-      "field:NAME",
+      "configs/bad_rule.ini:6: [route r] data = fixed:x: expected payload, json:KEY, "
+      "field:NAME or property:NAME",
       "configs/bad_rule.ini:7: [route r] event = channel:0: channel:N needs a segment number "
       "from 1 to 64"}, {NULL}, check_bad_rule},
     /* The error names the long line, not the last line of the file. */
@@ -549,8 +579,8 @@ static const struct file_row file_rows[] = {
      {"configs/streams.ini:31: [route bad] journal = lots: " ERR_COUNT,
       "configs/streams.ini:32: [route bad] journal_age = 10: expected a duration such as 10m, 1h "
       "or 24h"},
-     {"configs/streams.ini:2: [route mixed] a route reads either streams or pub/sub channels, "
-      "not both",
+     {"configs/streams.ini:2: [route mixed] a route reads either streams or pub/sub channels "
+      "and MQTT topics, not both",
       "configs/streams.ini:7: [route both] journal (a length) and journal_age (an age) cannot be "
       "combined: pick one",
       "configs/streams.ini:7: [route both] id = ... cannot be used with a journal or stream: "
@@ -561,6 +591,28 @@ static const struct file_row file_rows[] = {
       "configs/streams.ini:19: [route sp] stream t.{x} uses a parameter that the path does not "
       "have"},
      check_streams},
+    {"configs/mqtt.ini",
+     {"configs/mqtt.ini:9: [mqtt] qos = 2: expected 0 or 1",
+      "configs/mqtt.ini:10: [mqtt] protocol = 4: expected 5 or 3.1.1",
+      "configs/mqtt.ini:11: [mqtt] colour = blue: unknown [mqtt] setting (url, client_id, "
+      "username, password, keepalive, qos, clean_session, protocol, ca_file, cert_file, key_file, "
+      "retained_max)",
+      "configs/mqtt.ini:29: [route wild] mqtt_topic = sensors/+x/temp: " ERR_MQTT_LEVEL,
+      "configs/mqtt.ini:30: [route wild] mqtt_topic = a/#/b: # is the last level of a topic "
+      "filter",
+      "configs/mqtt.ini:31: [route wild] mqtt_topic = a/b#: " ERR_MQTT_LEVEL,
+      "configs/mqtt.ini:32: [route wild] binary = hex: expected base64 or reject (SSE carries "
+      "text only)"},
+     {"configs/mqtt.ini:28: [route wild] needs at least one channel, pattern, stream, mqtt_topic "
+      "or topic",
+      "configs/mqtt.ini:35: [route journal_props] property:NAME cannot be used with a journal: "
+      "the journal keeps the topic and payload, not MQTT user properties, so a replay could not "
+      "translate the same way; remove the property rule (or the journal)",
+      "configs/mqtt.ini:41: [route mixed_topics] topic_source = mqtt: the route's ?topic= values "
+      "would be MQTT topics, but it also reads Redis; use separate routes",
+      "configs/mqtt.ini:47: [route wild_topic] topic a/+: a client names exact MQTT topics (no + "
+      "or #)"},
+     check_mqtt},
 };
 // clang-format on
 
@@ -772,6 +824,8 @@ static const char *fake_getenv(const char *name) {
         return env_current->log_level;
     if (!strcmp(name, "JOURNAL"))
         return env_current->journal;
+    if (!strncmp(name, "MQTT_", 5))
+        return NULL;  /* test_env_mqtt */
     return "garbage"; /* nothing else is consulted, or this shows up as an error */
 }
 
@@ -807,6 +861,39 @@ static void test_env(void) {
             fprintf(stderr, "  in environment row %zu\n", i);
         config_free(c);
     }
+}
+
+/* MQTT settings from the environment: the URL is checked, credentials and id are taken. */
+static const char *mqtt_env_url;
+
+static const char *fake_getenv_mqtt(const char *name) {
+    if (!strcmp(name, "MQTT_URL"))
+        return mqtt_env_url;
+    if (!strcmp(name, "MQTT_USERNAME"))
+        return "bridge";
+    if (!strcmp(name, "MQTT_PASSWORD"))
+        return "s3cret";
+    if (!strcmp(name, "MQTT_CLIENT_ID"))
+        return "sse-bridge-7";
+    return NULL;
+}
+
+static void test_env_mqtt(void) {
+    struct config *c = config_new();
+    mqtt_env_url = "mqtts://broker.example:8884";
+    CHECK_INT(config_apply_env(c, fake_getenv_mqtt, collect), 0);
+    CHECK_STR(c->mqtt_url, "mqtts://broker.example:8884");
+    CHECK_STR(c->mqtt_username, "bridge");
+    CHECK_STR(c->mqtt_password, "s3cret");
+    CHECK_STR(c->mqtt_client_id, "sse-bridge-7");
+    mqtt_env_url = "tcp://broker:1883";
+    CHECK_INT(config_apply_env(c, fake_getenv_mqtt, collect), 1);
+    check_lines("environment",
+                (const char *const[]){"environment MQTT_URL=tcp://broker:1883: expected "
+                                      "mqtt://[user[:password]@]host[:port] or mqtts://...",
+                                      NULL});
+    CHECK_STR(c->mqtt_url, "mqtts://broker.example:8884");
+    config_free(c);
 }
 
 /* --- config_validate on settings ---------------------------------------------------------- */
@@ -941,6 +1028,7 @@ int main(void) {
     test_validate_twice();
     test_set();
     test_env();
+    test_env_mqtt();
     test_validate_settings();
     test_parsers();
     return check_report("config");

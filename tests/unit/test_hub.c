@@ -454,6 +454,57 @@ static void test_journal(void) {
     hub_free(hub); /* frees the journal key (ASan reports a leak otherwise) */
 }
 
+/* Retained MQTT messages: one row per step on one topic, what hub_retain returns, and the
+ * store afterwards (newest first, "topic=payload" joined with ','). */
+struct retain_step {
+    const char *topic, *payload;
+    bool live; /* hub_retain_refresh (a live message) instead of hub_retain */
+    bool want_changed;
+    const char *want_store;
+};
+
+// clang-format off
+static const struct retain_step retain_steps[] = {
+    {"s/a", "1", false, true, "s/a=1"},
+    {"s/a", "1", false, false, "s/a=1"},           /* a repeat (resubscription) */
+    {"s/b", "2", false, true, "s/b=2,s/a=1"},
+    {"s/a", "3", false, true, "s/a=3,s/b=2"},      /* replaced, moved to the front */
+    {"s/a", "4", true, false, "s/a=4,s/b=2"},      /* a live message refreshes in place */
+    {"s/c", "5", true, false, "s/a=4,s/b=2"},      /* no retained value there: nothing */
+    {"s/c", "6", false, true, "s/c=6,s/a=4,s/b=2"},
+    {"s/d", "7", false, true, "s/d=7,s/c=6,s/a=4"}, /* max 3: the oldest goes */
+    {"s/a", "", false, true, "s/d=7,s/c=6"},       /* empty payload deletes */
+    {"s/a", "", false, false, "s/d=7,s/c=6"},      /* deleting nothing changes nothing */
+    {"s/c", "", true, false, "s/d=7,s/c=6"},       /* an empty live message is not a value */
+};
+// clang-format on
+
+static void test_retained(void) {
+    struct hub *hub = hub_new(LINGER);
+    struct topic *t = hub_pin(hub, TOPIC_MQTT, "s/#");
+    for (size_t i = 0; i < sizeof(retain_steps) / sizeof(retain_steps[0]); i++) {
+        const struct retain_step *r = &retain_steps[i];
+        int before = check_failures;
+        if (r->live) {
+            hub_retain_refresh(t, r->topic, strlen(r->topic), r->payload, strlen(r->payload));
+        } else {
+            bool changed =
+                hub_retain(t, r->topic, strlen(r->topic), r->payload, strlen(r->payload), 3);
+            CHECK(changed == r->want_changed);
+        }
+        char store[256] = "";
+        size_t n = 0, len = 0;
+        for (struct retained *k = t->retained; k; k = k->next, n++)
+            len += (size_t)snprintf(store + len, sizeof(store) - len, "%s%.*s=%.*s", n ? "," : "",
+                                    (int)k->topic_len, k->topic, (int)k->payload_len, k->payload);
+        CHECK_MEM(store, strlen(store), r->want_store);
+        CHECK_INT(t->nretained, n);
+        if (check_failures != before)
+            fprintf(stderr, "  in retained step %zu\n", i);
+    }
+    hub_free(hub); /* frees what is stored (ASan reports a leak otherwise) */
+}
+
 int main(void) {
     for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
         run_scenario(&scenarios[i]);
@@ -464,5 +515,6 @@ int main(void) {
     test_growth();
     test_held();
     test_journal();
+    test_retained();
     return check_report("hub");
 }

@@ -418,6 +418,72 @@ static void test_params_in(void) {
     }
 }
 
+/* --- MQTT: topics a client names, and filter templates ------------------------------------ */
+
+// clang-format off
+static const struct topic_row mqtt_topic_rows[] = {
+    {"sensors/{room}/temperature", NULL, "sensors/kitchen/temperature", true},
+    {"sensors/{room}/temperature", NULL, "sensors/kitchen.1/temperature", true},
+    {"sensors/{room}/temperature", NULL, "sensors/a/b/temperature", false}, /* one level */
+    {"sensors/{room}/temperature", NULL, "sensors/+/temperature", false},
+    {"sensors/{room}/temperature", NULL, "sensors/#", false},
+    {"sensors/{room}/temperature", NULL, "sensors//temperature", false},
+    {"sensors/{room}/temperature", NULL, "sensors/../temperature", false},
+    {"sensors/{room}/temperature", NULL, "sensors/kitchen/temperature/", false},
+    {"sensors/{room}/temperature", "room=hall", "sensors/hall/temperature", true},
+    {"sensors/{room}/temperature", "room=hall", "sensors/attic/temperature", false},
+    {"{a}/{b}", NULL, "x/y", true},
+    {"{a}/{b}", NULL, "x/y/z", false},
+    {"{a}/{b}", NULL, "x", false},
+    {"{a}", NULL, "/x", false},
+    {"{a}", NULL, "x/", false},
+    {"{a}", NULL, "$SYS", false},
+    {"doors/{door}", NULL, "doors/front", true},
+    {"doors/{door}", NULL, "doors/front/back", false},
+    {"{a}", NULL, X128, true},
+    {"{a}", NULL, X128 "x", false},
+};
+
+static const struct {
+    const char *tmpl, *err; /* err NULL: accepted */
+} filter_rows[] = {
+    {"sensors/{room}/temperature", NULL},
+    {"sensors/+/temperature", NULL},
+    {"alerts/#", NULL},
+    {"#", NULL},
+    {"+", NULL},
+    {"+/+/#", NULL},
+    {"a//b", NULL},
+    {"/a", NULL},
+    {"room-{room}/t", NULL},
+    {"sensors/+x/t", "+ and # stand for whole topic levels (sensors/+/temp, alerts/#)"},
+    {"sensors/x+/t", "+ and # stand for whole topic levels (sensors/+/temp, alerts/#)"},
+    {"a/b#", "+ and # stand for whole topic levels (sensors/+/temp, alerts/#)"},
+    {"a/##", "+ and # stand for whole topic levels (sensors/+/temp, alerts/#)"},
+    {"a/#/b", "# is the last level of a topic filter"},
+    {"#/", "# is the last level of a topic filter"},
+};
+// clang-format on
+
+static void test_mqtt(void) {
+    for (size_t i = 0; i < sizeof(mqtt_topic_rows) / sizeof(mqtt_topic_rows[0]); i++) {
+        const struct topic_row *r = &mqtt_topic_rows[i];
+        struct route_params p;
+        params_from(&p, r->params);
+        bool got = route_mqtt_topic_allowed(r->tmpl, r->params ? &p : NULL, r->topic);
+        CHECK(got == r->want);
+        if (got != r->want)
+            fprintf(stderr, "  in route_mqtt_topic_allowed(\"%s\", %s, \"%.40s\")\n", r->tmpl,
+                    r->params ? r->params : "NULL", r->topic);
+    }
+    for (size_t i = 0; i < sizeof(filter_rows) / sizeof(filter_rows[0]); i++) {
+        const char *err = route_mqtt_filter_check(filter_rows[i].tmpl);
+        CHECK_STR(err, filter_rows[i].err);
+        if ((err == NULL) != (filter_rows[i].err == NULL))
+            fprintf(stderr, "  in route_mqtt_filter_check(\"%s\")\n", filter_rows[i].tmpl);
+    }
+}
+
 int main(void) {
     test_name_valid();
     test_template_check();
@@ -425,5 +491,6 @@ int main(void) {
     test_expand();
     test_topic_allowed();
     test_params_in();
+    test_mqtt();
     return check_report("route");
 }

@@ -9,12 +9,16 @@
 #include "bytes.h"
 #include "check.h"
 
-#define ERR_EVENT "expected none, fixed:NAME, json:KEY, field:NAME, channel or channel:N"
-#define ERR_DATA "expected payload, json:KEY or field:NAME"
+#define ERR_EVENT                                                                                  \
+    "expected none, fixed:NAME, json:KEY, field:NAME, channel, channel:N, topic, topic:N or "      \
+    "property:NAME"
+#define ERR_DATA "expected payload, json:KEY, field:NAME or property:NAME"
 #define ERR_FIXED "fixed: needs a value on one line"
 #define ERR_JSON "json: needs a key, or a dotted path such as json:meta.type"
 #define ERR_SEGMENT "channel:N needs a segment number from 1 to 64"
 #define ERR_ENTRY "field: needs a stream entry field name"
+#define ERR_LEVEL "topic:N needs a level number from 1 to 64"
+#define ERR_PROP "property: needs an MQTT 5 user property name"
 
 /* --- field_rule_parse --------------------------------------------------------------------- */
 
@@ -38,6 +42,16 @@ static const struct parse_row parse_rows[] = {
     {"event", "field:event", 0, FIELD_ENTRY, "event", 0, NULL},
     {"event", "field:a.b", 0, FIELD_ENTRY, "a.b", 0, NULL},
     {"event", "field:", -1, 0, NULL, 0, ERR_ENTRY},
+    {"event", "topic", 0, FIELD_TOPIC, NULL, 0, NULL},
+    {"event", "topic:2", 0, FIELD_TOPIC, NULL, 2, NULL},
+    {"event", "topic:64", 0, FIELD_TOPIC, NULL, 64, NULL},
+    {"event", "topic:0", -1, 0, NULL, 0, ERR_LEVEL},
+    {"event", "topic:65", -1, 0, NULL, 0, ERR_LEVEL},
+    {"event", "topic:+1", -1, 0, NULL, 0, ERR_LEVEL},
+    {"event", "topic:", -1, 0, NULL, 0, ERR_LEVEL},
+    {"event", "property:kind", 0, FIELD_PROPERTY, "kind", 0, NULL},
+    {"data", "property:body", 0, FIELD_PROPERTY, "body", 0, NULL},
+    {"event", "property:", -1, 0, NULL, 0, ERR_PROP},
     {"event", "channel", 0, FIELD_CHANNEL, NULL, 0, NULL},
     {"event", "channel:1", 0, FIELD_CHANNEL, NULL, 1, NULL},
     {"event", "channel:64", 0, FIELD_CHANNEL, NULL, 64, NULL},
@@ -190,6 +204,16 @@ static const struct translate_row translate_rows[] = {
     /* channel_len counts, not the NUL: "orders.eu" passed as 6 bytes is "orders". */
     {"channel", "channel:2", "payload", "orders.eu", 6, "p", B("orders"), NONE, B("p"), NULL},
     {"channel:1", "channel:2", "payload", "ab.cd", 4, "p", B("ab"), B("c"), B("p"), NULL},
+    /* MQTT topics split into levels at '/' alone: '.' and ':' belong to a level. */
+    {"topic", "none", "payload", "sensors/kitchen.1/temp", 0, "p", B("sensors/kitchen.1/temp"),
+     NONE, B("p"), NULL},
+    {"topic:2", "topic:3", "payload", "sensors/kitchen.1/temp", 0, "p", B("kitchen.1"),
+     B("temp"), B("p"), NULL},
+    {"topic:1", "topic:2", "payload", "/a", 0, "p", B(""), B("a"), B("p"), NULL},
+    {"topic:3", "topic:4", "payload", "a//b", 0, "p", B("b"), NONE, B("p"), NULL},
+    {"topic:2", "none", "payload", "a:b.c", 0, "p", NONE, NONE, B("p"), NULL},
+    /* No properties (MQTT 3.1.1, Redis): the rule finds nothing. */
+    {"property:kind", "none", "property:body", "t", 0, "p", NONE, NONE, B("p"), NULL},
     /* Constants. */
     {"fixed:update", "fixed:1", "payload", "c", 0, "p", B("update"), B("1"), B("p"), NULL},
     {"fixed:update", "none", "payload", "c", 0, "", B("update"), NONE, B(""), NULL},
@@ -349,10 +373,43 @@ static void test_owned_outlives_json(void) {
     rules_clear(&rules);
 }
 
+/* MQTT 5 user properties: by exact name, the first of a repeated name wins. */
+static void test_properties(void) {
+    struct translate_rules rules;
+    rules_parse(&rules, "property:kind", "property:n", "property:body");
+    const char *props[] = {"kind", "alert", "body", "hot", "kind", "other", "n", ""};
+    const size_t lens[] = {4, 5, 4, 3, 4, 5, 1, 0};
+    struct translate_in in = {.channel = "t",
+                              .channel_len = 1,
+                              .payload = "p",
+                              .payload_len = 1,
+                              .props = props,
+                              .prop_lens = lens,
+                              .nprops = 4};
+    struct translate_out out;
+    translate(&rules, &in, &out);
+    check_bytes("event", out.f.event, out.f.event_len, (struct bytes)B("alert"));
+    check_bytes("id", out.f.id, out.f.id_len, (struct bytes)B(""));
+    check_bytes("data", out.f.data, out.f.data_len, (struct bytes)B("hot"));
+    translate_out_clear(&out);
+    in.nprops = 1; /* only "kind": the others fall back (data to the payload) */
+    translate(&rules, &in, &out);
+    check_bytes("event", out.f.event, out.f.event_len, (struct bytes)B("alert"));
+    CHECK(out.f.id == NULL);
+    check_bytes("data", out.f.data, out.f.data_len, (struct bytes)B("p"));
+    translate_out_clear(&out);
+    CHECK(translate_needs_props(&rules));
+    rules_clear(&rules);
+    rules_parse(&rules, "topic:1", "none", "payload");
+    CHECK(!translate_needs_props(&rules));
+    rules_clear(&rules);
+}
+
 int main(void) {
     test_parse();
     test_translate();
     test_needs_json();
     test_owned_outlives_json();
+    test_properties();
     return check_report("translate");
 }

@@ -270,3 +270,87 @@ export function startPublisher(client, { channel = null, stream = null, perTick 
 export function seqsOf(events) {
   return events.filter((e) => e.event !== 'gap').map((e) => JSON.parse(e.data).seq);
 }
+
+// A real mosquitto broker on a free loopback port, with its own config in a temporary
+// directory; stopped when the test ends. `persistence` keeps sessions and queued QoS 1
+// messages across a clean broker restart. pub() publishes with mosquitto_pub.
+export async function startMosquitto(t, { persistence = false } = {}) {
+  const dir = tempDir('sse-bridge-mqtt-');
+  const port = await freePort();
+  writeFileSync(join(dir, 'mosquitto.conf'), [
+    `listener ${port} 127.0.0.1`,
+    'allow_anonymous true',
+    `persistence ${persistence ? 'true' : 'false'}`,
+    `persistence_location ${dir}/`,
+    'log_dest stderr',
+    'log_type error',
+    '',
+  ].join('\n'));
+  const broker = { port, dir, url: `mqtt://127.0.0.1:${port}`, child: null };
+  broker.start = async () => {
+    broker.child = track(spawn('mosquitto', ['-c', join(dir, 'mosquitto.conf')],
+      { stdio: ['ignore', 'ignore', 'inherit'] }));
+    await waitFor(() => new Promise((resolve) => {
+      const sock = connect(port, '127.0.0.1', () => { sock.destroy(); resolve(true); });
+      sock.on('error', () => resolve(false));
+    }), { what: `mosquitto on port ${port}` });
+  };
+  broker.stop = async (signal = 'SIGTERM') => {
+    if (broker.child) await stopChild(broker.child, signal);
+  };
+  // Publishes one message (a string or a Buffer); resolves once mosquitto_pub has sent it
+  // (QoS 1: acknowledged by the broker). props: MQTT 5 user properties {name: value}.
+  broker.pub = (topic, message, { qos = 1, retain = false, props = {}, port: p = port } = {}) =>
+    new Promise((resolve, reject) => {
+      const argv = ['-h', '127.0.0.1', '-p', String(p), '-q', String(qos), '-t', topic, '-s'];
+      if (retain) argv.push('-r');
+      const entries = Object.entries(props);
+      if (entries.length) {
+        argv.push('-V', '5');
+        for (const [k, v] of entries) argv.push('-D', 'publish', 'user-property', k, v);
+      }
+      const child = spawn('mosquitto_pub', argv, { stdio: ['pipe', 'ignore', 'inherit'] });
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mosquitto_pub exited ${code}`))));
+      child.stdin.end(message);
+    });
+  await broker.start();
+  t.after(async () => {
+    await broker.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return broker;
+}
+
+// A TCP relay on a free loopback port to `target`: cut() drops every connection through it
+// and refuses new ones until mend(), so a test can take the network away from one party.
+export async function startRelay(t, target) {
+  const port = await freePort();
+  const sockets = new Set();
+  const relay = { port, up: true };
+  const server = createServer((client) => {
+    if (!relay.up) { client.destroy(); return; }
+    const upstream = connect(target, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => { client.destroy(); upstream.destroy(); });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  relay.cut = () => {
+    relay.up = false;
+    for (const s of sockets) s.destroy();
+  };
+  relay.mend = () => { relay.up = true; };
+  t.after(() => { relay.cut(); server.close(); });
+  return relay;
+}
+
+// Waits for a line of the bridge's log (start it with --log-level debug for debug lines).
+export async function waitLog(bridge, pattern, opts = {}) {
+  return waitFor(() => bridge.log.some((line) => pattern.test(line)),
+    { what: `a log line matching ${pattern}`, ...opts });
+}

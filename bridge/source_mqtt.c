@@ -1,0 +1,571 @@
+#include "source_mqtt.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include "backoff.h"
+#include "defaults.h"
+#include "journal.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define MAX_SUB_ID 268435455u /* MQTT 5: subscription identifiers are 1 .. 2^28 - 1 */
+#define MAX_USER_PROPS 32     /* user properties read from one message */
+
+enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_UP };
+
+struct source_mqtt {
+    struct bridge *b;
+    struct mosquitto *mosq;
+    struct mqtt_addr addr;
+    enum mqtt_state state;
+    int fd;                 /* the socket the events watch; -1: none */
+    struct event *read_ev;  /* persistent, on fd */
+    struct event *write_ev; /* armed while libmosquitto has bytes to send */
+    struct event *misc_ev;  /* keepalive pings, timeouts */
+    struct event *retry_ev; /* the next connection attempt */
+    struct backoff backoff;
+    bool ever_up, failing_logged;
+    unsigned long long reconnects;
+    unsigned next_sub_id;
+    char **wild; /* subscribed filters with + or #: matched against each message's topic */
+    size_t nwild;
+    /* MQTT 5 brokers send one copy of a message per matching subscription, each naming its
+     * subscription identifier. Copies arrive back to back with the same topic and payload and
+     * disjoint identifiers: they share one message_seq, so a client gets the message once. */
+    struct {
+        char *topic;
+        size_t payload_len;
+        unsigned long long payload_hash;
+        uint32_t ids[16];
+        size_t nids;
+    } last;
+};
+
+const char *mqtt_url_parse(const char *url, struct mqtt_addr *out) {
+    memset(out, 0, sizeof(*out));
+    const char *rest;
+    if (strncmp(url, "mqtt://", 7) == 0) {
+        rest = url + 7;
+        out->port = 1883;
+    } else if (strncmp(url, "mqtts://", 8) == 0) {
+        rest = url + 8;
+        out->port = 8883;
+        out->tls = true;
+    } else {
+        return "expected mqtt:// or mqtts://";
+    }
+    const char *at = strrchr(rest, '@');
+    if (at != NULL) {
+        size_t cred = (size_t)(at - rest), colon = strcspn(rest, ":");
+        size_t user_len = colon < cred ? colon : cred;
+        if (user_len >= sizeof(out->username) || cred - user_len >= sizeof(out->password))
+            return "user name or password too long";
+        memcpy(out->username, rest, user_len);
+        if (colon < cred)
+            memcpy(out->password, rest + colon + 1, cred - colon - 1);
+        rest = at + 1;
+    }
+    size_t host_len = strcspn(rest, ":/");
+    if (host_len == 0 || host_len >= sizeof(out->host))
+        return "missing or too long host";
+    memcpy(out->host, rest, host_len);
+    rest += host_len;
+    if (*rest == ':') {
+        char *end;
+        long port = strtol(rest + 1, &end, 10);
+        if (end == rest + 1 || port < 1 || port > 65535)
+            return "bad port";
+        out->port = (int)port;
+        rest = end;
+    }
+    if (*rest == '/')
+        rest++;
+    if (*rest != '\0')
+        return "unexpected text after host:port";
+    return NULL;
+}
+
+static bool has_wildcard(const char *filter) {
+    return strpbrk(filter, "+#") != NULL;
+}
+
+static void wild_add(struct source_mqtt *s, const char *filter) {
+    for (size_t i = 0; i < s->nwild; i++) {
+        if (strcmp(s->wild[i], filter) == 0)
+            return;
+    }
+    s->wild = xrealloc(s->wild, (s->nwild + 1) * sizeof(*s->wild));
+    s->wild[s->nwild++] = xstrdup(filter);
+}
+
+static void wild_remove(struct source_mqtt *s, const char *filter) {
+    for (size_t i = 0; i < s->nwild; i++) {
+        if (strcmp(s->wild[i], filter) == 0) {
+            free(s->wild[i]);
+            s->wild[i] = s->wild[--s->nwild];
+            return;
+        }
+    }
+}
+
+static void remove_topic(struct source_mqtt *s, struct topic *t) {
+    if (has_wildcard(t->name))
+        wild_remove(s, t->name);
+    hub_remove(s->b->hub, t);
+}
+
+/* --- the socket in the loop ---------------------------------------------------------------- */
+
+static void connection_lost(struct source_mqtt *s, const char *why);
+
+/* Arms the write event while libmosquitto has something queued (a packet queued from inside
+ * one of its callbacks is only sent by the next loop_write). */
+static void want_write(struct source_mqtt *s) {
+    if (s->fd >= 0 && s->write_ev != NULL && mosquitto_want_write(s->mosq))
+        event_add(s->write_ev, NULL);
+}
+
+static void on_socket(evutil_socket_t fd, short what, void *arg) {
+    struct source_mqtt *s = arg;
+    (void)fd;
+    int rc = what & EV_READ ? mosquitto_loop_read(s->mosq, 1) : mosquitto_loop_write(s->mosq, 1);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        connection_lost(s, mosquitto_strerror(rc));
+        return;
+    }
+    want_write(s);
+}
+
+static void unwatch(struct source_mqtt *s) {
+    if (s->read_ev) {
+        event_free(s->read_ev);
+        s->read_ev = NULL;
+    }
+    if (s->write_ev) {
+        event_free(s->write_ev);
+        s->write_ev = NULL;
+    }
+    s->fd = -1;
+}
+
+/* Watches libmosquitto's socket; after a reconnect it is a different one. */
+static void watch(struct source_mqtt *s) {
+    int fd = mosquitto_socket(s->mosq);
+    if (fd != s->fd) {
+        unwatch(s);
+        if (fd < 0)
+            return;
+        s->fd = fd;
+        s->read_ev = event_new(s->b->base, fd, EV_READ | EV_PERSIST, on_socket, s);
+        s->write_ev = event_new(s->b->base, fd, EV_WRITE, on_socket, s);
+        event_add(s->read_ev, NULL);
+    }
+    want_write(s);
+}
+
+static void schedule_retry(struct source_mqtt *s) {
+    unsigned ms = backoff_next(&s->backoff, (unsigned)random());
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(s->retry_ev, &tv);
+}
+
+static void reset_topic(void *arg, struct topic *t) {
+    (void)arg;
+    if (t->kind == TOPIC_MQTT)
+        t->state = UPSTREAM_NONE;
+}
+
+static void connection_lost(struct source_mqtt *s, const char *why) {
+    if (s->state == MQTT_DOWN)
+        return;
+    if (!s->failing_logged) {
+        log_warn("mqtt: %s:%d: %s; reconnecting", s->addr.host, s->addr.port, why);
+        s->failing_logged = true;
+    }
+    s->state = MQTT_DOWN;
+    unwatch(s);
+    /* libmosquitto closes its socket on the next connect; close it now so that the broker
+     * sees us go and the descriptor does not linger. */
+    mosquitto_disconnect(s->mosq);
+    hub_foreach(s->b->hub, reset_topic, s);
+    schedule_retry(s);
+}
+
+static void try_connect(struct source_mqtt *s) {
+    int rc = s->ever_up || s->reconnects > 0 || s->failing_logged
+                 ? mosquitto_reconnect_async(s->mosq)
+                 : mosquitto_connect_bind_async(s->mosq, s->addr.host, s->addr.port,
+                                                (int)s->b->cfg->mqtt_keepalive_s, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        s->state = MQTT_CONNECTING; /* so that connection_lost reports and retries */
+        connection_lost(s, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        return;
+    }
+    s->state = MQTT_CONNECTING;
+    watch(s);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    try_connect(arg);
+}
+
+static void on_misc(evutil_socket_t fd, short what, void *arg) {
+    struct source_mqtt *s = arg;
+    (void)fd, (void)what;
+    if (s->state == MQTT_DOWN)
+        return;
+    int rc = mosquitto_loop_misc(s->mosq); /* sends PINGREQ; gives up on a silent broker */
+    if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(s->mosq) < 0) {
+        connection_lost(s, rc != MOSQ_ERR_SUCCESS ? mosquitto_strerror(rc) : "keepalive timeout");
+        return;
+    }
+    want_write(s);
+}
+
+/* --- subscriptions ------------------------------------------------------------------------- */
+
+static void sync_topic(void *arg, struct topic *t) {
+    if (t->kind == TOPIC_MQTT)
+        source_mqtt_sync(arg, t);
+}
+
+void source_mqtt_sync(struct source_mqtt *s, struct topic *t) {
+    bool wanted = hub_topic_wanted(s->b->hub, t, bridge_now_ms(s->b));
+    if (s->state != MQTT_UP) {
+        if (!wanted && t->state == UPSTREAM_NONE && t->pending == 0)
+            remove_topic(s, t);
+        return;
+    }
+    const struct config *cfg = s->b->cfg;
+    int rc;
+    switch (t->state) {
+    case UPSTREAM_NONE: {
+        if (!wanted) {
+            if (t->pending == 0)
+                remove_topic(s, t);
+            return;
+        }
+        mosquitto_property *props = NULL;
+        if (cfg->mqtt_protocol == 5) {
+            if (t->sub_id == 0) {
+                s->next_sub_id = s->next_sub_id % MAX_SUB_ID + 1;
+                t->sub_id = s->next_sub_id;
+            }
+            mosquitto_property_add_varint(&props, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, t->sub_id);
+        }
+        rc = mosquitto_subscribe_v5(s->mosq, &t->mid, t->name, cfg->mqtt_qos, 0, props);
+        mosquitto_property_free_all(&props);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            log_error("mqtt: cannot subscribe to %s: %s", t->name, mosquitto_strerror(rc));
+            return;
+        }
+        t->state = UPSTREAM_SUBSCRIBING;
+        if (has_wildcard(t->name))
+            wild_add(s, t->name);
+        break;
+    }
+    case UPSTREAM_SUBSCRIBED:
+        if (wanted)
+            return;
+        rc = mosquitto_unsubscribe_v5(s->mosq, &t->mid, t->name, NULL);
+        if (rc != MOSQ_ERR_SUCCESS)
+            return;
+        t->state = UPSTREAM_UNSUBSCRIBING;
+        break;
+    case UPSTREAM_SUBSCRIBING:
+    case UPSTREAM_UNSUBSCRIBING:
+        return; /* the acknowledgement syncs again */
+    }
+    want_write(s);
+}
+
+struct by_mid {
+    int mid;
+    enum upstream_state state;
+    struct topic *found;
+};
+
+static void find_mid(void *arg, struct topic *t) {
+    struct by_mid *q = arg;
+    if (t->kind == TOPIC_MQTT && t->mid == q->mid && t->state == q->state)
+        q->found = t;
+}
+
+static struct topic *topic_by_mid(struct source_mqtt *s, int mid, enum upstream_state state) {
+    struct by_mid q = {mid, state, NULL};
+    hub_foreach(s->b->hub, find_mid, &q);
+    return q.found;
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int count, const int *granted,
+                         const mosquitto_property *props) {
+    struct source_mqtt *s = arg;
+    (void)mosq, (void)props;
+    struct topic *t = topic_by_mid(s, mid, UPSTREAM_SUBSCRIBING);
+    if (t == NULL)
+        return;
+    t->state = UPSTREAM_SUBSCRIBED;
+    if (count < 1 || granted[0] >= 0x80) {
+        /* Refused (ACL, bad filter): stays "subscribed" so it is not retried in a loop. */
+        log_error("mqtt: the broker refused the subscription to %s (reason %d)", t->name,
+                  count < 1 ? -1 : granted[0]);
+    } else {
+        log_debug("mqtt: subscribed to %s (QoS %d)", t->name, granted[0]);
+    }
+    if (t->journal_key != NULL && s->b->journal != NULL) {
+        /* What was published while the filter was not subscribed is lost, unless the broker
+         * queued it for our persistent session (QoS 1) and is delivering it now. */
+        const struct config *cfg = s->b->cfg;
+        bool queued = t->journal_seen && !cfg->mqtt_clean_session && cfg->mqtt_qos > 0 &&
+                      cfg->mqtt_protocol != 5; /* see DEFAULT_MQTT_PROTOCOL */
+        if (!queued)
+            journal_owe_gap(s->b->journal, t, t->journal_seen);
+        t->journal_seen = true;
+    }
+    source_mqtt_sync(s, t);
+}
+
+static void on_unsubscribe(struct mosquitto *mosq, void *arg, int mid,
+                           const mosquitto_property *props) {
+    struct source_mqtt *s = arg;
+    (void)mosq, (void)props;
+    struct topic *t = topic_by_mid(s, mid, UPSTREAM_UNSUBSCRIBING);
+    if (t == NULL)
+        return;
+    t->state = UPSTREAM_NONE;
+    log_debug("mqtt: unsubscribed from %s", t->name);
+    if (has_wildcard(t->name))
+        wild_remove(s, t->name);
+    source_mqtt_sync(s, t);
+}
+
+/* --- connection callbacks ------------------------------------------------------------------ */
+
+static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
+                       const mosquitto_property *props) {
+    struct source_mqtt *s = arg;
+    (void)mosq, (void)props;
+    if (rc != 0) {
+        log_error("mqtt: %s:%d refused the connection: %s", s->addr.host, s->addr.port,
+                  s->b->cfg->mqtt_protocol == 5 ? mosquitto_reason_string(rc)
+                                                : mosquitto_connack_string(rc));
+        s->failing_logged = true;
+        connection_lost(s, "connection refused");
+        return;
+    }
+    if (s->ever_up)
+        s->reconnects++;
+    if (s->failing_logged || !s->ever_up)
+        log_info("mqtt: connected to %s:%d (MQTT %s, session %s)", s->addr.host, s->addr.port,
+                 s->b->cfg->mqtt_protocol == 5 ? "5" : "3.1.1", flags & 1 ? "resumed" : "new");
+    s->ever_up = true;
+    s->failing_logged = false;
+    s->state = MQTT_UP;
+    backoff_reset(&s->backoff);
+    hub_foreach(s->b->hub, sync_topic, s);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *arg, int rc,
+                          const mosquitto_property *props) {
+    struct source_mqtt *s = arg;
+    (void)mosq, (void)props;
+    if (rc != 0) /* 0: we asked for it */
+        connection_lost(s, "disconnected by the broker or the network");
+}
+
+/* --- messages ------------------------------------------------------------------------------ */
+
+static bool id_listed(const uint32_t *ids, size_t n, unsigned id) {
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == id)
+            return true;
+    }
+    return false;
+}
+
+static unsigned long long fnv1a(const void *data, size_t n) {
+    const unsigned char *p = data;
+    unsigned long long h = 14695981039346656037ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* Whether this MQTT 5 copy is another copy of the message before it (see `last`). */
+static bool another_copy(struct source_mqtt *s, const struct mosquitto_message *m,
+                         const uint32_t *ids, size_t nids) {
+    unsigned long long hash = fnv1a(m->payload, (size_t)m->payloadlen);
+    bool same = nids > 0 && s->last.topic != NULL && strcmp(s->last.topic, m->topic) == 0 &&
+                s->last.payload_len == (size_t)m->payloadlen && s->last.payload_hash == hash;
+    for (size_t i = 0; same && i < nids; i++)
+        same = !id_listed(s->last.ids, s->last.nids, ids[i]);
+    if (!same) {
+        free(s->last.topic);
+        s->last.topic = xstrdup(m->topic);
+        s->last.payload_len = (size_t)m->payloadlen;
+        s->last.payload_hash = hash;
+        s->last.nids = 0;
+    }
+    for (size_t i = 0; i < nids && s->last.nids < 16; i++)
+        s->last.ids[s->last.nids++] = ids[i];
+    return same;
+}
+
+static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
+                       const mosquitto_property *props) {
+    struct source_mqtt *s = arg;
+    struct bridge *b = s->b;
+    (void)mosq;
+    b->metrics.messages_in++;
+    /* MQTT 5: which of our subscriptions this copy is for, and the user properties. */
+    uint32_t ids[16];
+    size_t nids = 0;
+    const mosquitto_property *p = props;
+    for (bool skip = false; nids < 16; skip = true) {
+        uint32_t id;
+        p = mosquitto_property_read_varint(p, MQTT_PROP_SUBSCRIPTION_IDENTIFIER, &id, skip);
+        if (p == NULL)
+            break;
+        ids[nids++] = id;
+    }
+    if (!another_copy(s, m, ids, nids))
+        b->message_seq++; /* one message, however many of our filters it matches */
+    char *names[MAX_USER_PROPS], *values[MAX_USER_PROPS];
+    const char *pairs[2 * MAX_USER_PROPS];
+    size_t lens[2 * MAX_USER_PROPS], nprops = 0;
+    p = props;
+    for (bool skip = false; nprops < MAX_USER_PROPS; skip = true) {
+        p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &names[nprops],
+                                                &values[nprops], skip);
+        if (p == NULL)
+            break;
+        pairs[2 * nprops] = names[nprops];
+        lens[2 * nprops] = strlen(names[nprops]);
+        pairs[2 * nprops + 1] = values[nprops];
+        lens[2 * nprops + 1] = strlen(values[nprops]);
+        nprops++;
+    }
+    struct translate_in in = {.channel = m->topic,
+                              .channel_len = strlen(m->topic),
+                              .payload = m->payloadlen > 0 ? m->payload : "",
+                              .payload_len = (size_t)m->payloadlen,
+                              .props = pairs,
+                              .prop_lens = lens,
+                              .nprops = nprops};
+    /* The exact topic, then every wildcard filter that matches it. */
+    struct topic *t = hub_find(b->hub, TOPIC_MQTT, in.channel, in.channel_len);
+    if (t != NULL && t->state != UPSTREAM_NONE && (nids == 0 || id_listed(ids, nids, t->sub_id)))
+        bridge_deliver_mqtt(b, t, &in, m->retain);
+    for (size_t i = 0; i < s->nwild; i++) {
+        bool match = false;
+        if (mosquitto_topic_matches_sub(s->wild[i], m->topic, &match) != MOSQ_ERR_SUCCESS || !match)
+            continue;
+        t = hub_find(b->hub, TOPIC_MQTT, s->wild[i], strlen(s->wild[i]));
+        if (t != NULL && (nids == 0 || id_listed(ids, nids, t->sub_id)))
+            bridge_deliver_mqtt(b, t, &in, m->retain);
+    }
+    for (size_t i = 0; i < nprops; i++) {
+        free(names[i]);
+        free(values[i]);
+    }
+}
+
+/* --- lifetime ------------------------------------------------------------------------------ */
+
+struct source_mqtt *source_mqtt_new(struct bridge *b) {
+    const struct config *cfg = b->cfg;
+    struct source_mqtt *s = xcalloc(1, sizeof(*s));
+    s->b = b;
+    s->fd = -1;
+    const char *err = mqtt_url_parse(cfg->mqtt_url, &s->addr);
+    if (err != NULL) {
+        log_error("mqtt URL %s: %s", cfg->mqtt_url, err);
+        goto fail;
+    }
+    mosquitto_lib_init();
+    char id[300];
+    if (cfg->mqtt_client_id != NULL) {
+        snprintf(id, sizeof(id), "%s", cfg->mqtt_client_id);
+    } else {
+        char host[256] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(id, sizeof(id), "sse-bridge-%s-%d", host, cfg->listen_port);
+    }
+    s->mosq = mosquitto_new(id, cfg->mqtt_clean_session, s);
+    if (s->mosq == NULL) {
+        log_error("mqtt: cannot create a client: %s", strerror(errno));
+        goto fail;
+    }
+    mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                         cfg->mqtt_protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    const char *user = cfg->mqtt_username ? cfg->mqtt_username : s->addr.username;
+    const char *pass = cfg->mqtt_password ? cfg->mqtt_password : s->addr.password;
+    if (user[0] != '\0')
+        mosquitto_username_pw_set(s->mosq, user, pass[0] ? pass : NULL);
+    if (s->addr.tls || cfg->mqtt_ca_file != NULL) {
+        int rc = mosquitto_tls_set(s->mosq, cfg->mqtt_ca_file,
+                                   cfg->mqtt_ca_file ? NULL : "/etc/ssl/certs", cfg->mqtt_cert_file,
+                                   cfg->mqtt_key_file, NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            log_error("mqtt: TLS settings refused (ca_file, cert_file, key_file): %s",
+                      rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+            goto fail;
+        }
+    }
+    mosquitto_connect_v5_callback_set(s->mosq, on_connect);
+    mosquitto_disconnect_v5_callback_set(s->mosq, on_disconnect);
+    mosquitto_subscribe_v5_callback_set(s->mosq, on_subscribe);
+    mosquitto_unsubscribe_v5_callback_set(s->mosq, on_unsubscribe);
+    mosquitto_message_v5_callback_set(s->mosq, on_message);
+    backoff_init(&s->backoff, cfg->backoff_min_ms, cfg->backoff_max_ms);
+    s->retry_ev = evtimer_new(b->base, on_retry, s);
+    s->misc_ev = event_new(b->base, -1, EV_PERSIST, on_misc, s);
+    return s;
+fail:
+    source_mqtt_free(s);
+    return NULL;
+}
+
+void source_mqtt_start(struct source_mqtt *s) {
+    struct timeval tv = {MQTT_MISC_INTERVAL_MS / 1000, (MQTT_MISC_INTERVAL_MS % 1000) * 1000};
+    event_add(s->misc_ev, &tv);
+    try_connect(s);
+}
+
+void source_mqtt_free(struct source_mqtt *s) {
+    if (s == NULL)
+        return;
+    unwatch(s);
+    if (s->retry_ev)
+        event_free(s->retry_ev);
+    if (s->misc_ev)
+        event_free(s->misc_ev);
+    if (s->mosq != NULL) {
+        if (s->state != MQTT_DOWN)
+            mosquitto_disconnect(s->mosq);
+        mosquitto_destroy(s->mosq);
+        mosquitto_lib_cleanup();
+    }
+    for (size_t i = 0; i < s->nwild; i++)
+        free(s->wild[i]);
+    free(s->wild);
+    free(s->last.topic);
+    free(s);
+}
+
+bool source_mqtt_up(const struct source_mqtt *s) {
+    return s != NULL && s->state == MQTT_UP;
+}
+
+unsigned long long source_mqtt_reconnects(const struct source_mqtt *s) {
+    return s ? s->reconnects : 0;
+}

@@ -1,0 +1,251 @@
+// MQTT topics to SSE, end to end: a real mosquitto broker on its own loopback port, messages
+// published with mosquitto_pub, read with ssecat. Topic routes and wildcard filters, topic-level
+// and user-property event names, wildcard injection refused, retained messages, the binary
+// payload policy, the broker killed and restarted, a QoS 1 persistent session across a network
+// cut, and replay with Last-Event-ID from the journal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedis, startBridge, startMosquitto, startRelay, sseCat, waitFor, waitLog }
+  from './lib/harness.mjs';
+
+const config = `
+[bridge]
+retry = 100ms
+linger = 200ms
+journal_linger = 1m
+
+[route rooms]
+path = /rooms/{room}
+mqtt_topic = sensors/{room}/temperature
+event = topic:2
+data = json:value
+
+[route plus]
+path = /plus
+mqtt_topic = sensors/+/temperature
+event = topic
+
+[route alerts]
+path = /alerts
+mqtt_topic = alerts/#
+event = topic
+
+[route overlap]
+path = /overlap
+mqtt_topic = sensors/#
+mqtt_topic = sensors/+/temperature
+
+[route pick]
+path = /pick
+topic = sensors/{room}/temperature
+topic = doors/{door}
+topic_source = mqtt
+
+[route props]
+path = /props
+mqtt_topic = props
+event = property:kind
+
+[route quiet]
+path = /quiet/{room}
+mqtt_topic = sensors/{room}/temperature
+retained = false
+
+[route bin64]
+path = /bin64
+mqtt_topic = bin
+
+[route binrej]
+path = /binrej
+mqtt_topic = bin
+binary = reject
+
+[route journal]
+path = /journal/{room}
+mqtt_topic = j/{room}
+journal = 100
+`;
+
+async function setup(t, { broker = null, mqttUrl = null, extra = '' } = {}) {
+  const redis = await startRedis(t);
+  broker = broker || await startMosquitto(t);
+  const bridge = await startBridge(t, { redis, config: config + extra,
+    args: ['--mqtt', mqttUrl || broker.url, '--log-level', 'debug'] });
+  return { redis, broker, bridge };
+}
+
+const subscribed = (filter) => new RegExp(`mqtt: subscribed to ${filter.replace(/[+/#]/g, '\\$&')} `);
+
+test('a topic route: path parameters fill topic levels, event from a level, data from JSON', async (t) => {
+  const { broker, bridge } = await setup(t);
+  const cat = sseCat(t, `${bridge.url}/rooms/kitchen`, { count: 3 });
+  await cat.waitOpen();
+  await waitLog(bridge, subscribed('sensors/kitchen/temperature'));
+  await broker.pub('sensors/kitchen/temperature', '{"value":21.5}');
+  await broker.pub('sensors/hall/temperature', '{"value":99}'); // another room: not ours
+  await broker.pub('sensors/kitchen/temperature', 'not json');
+  await broker.pub('sensors/kitchen/temperature', '{"value":{"c":22}}');
+  assert.equal((await cat.done()).code, 0);
+  assert.deepEqual(cat.events.map((e) => [e.event, e.data]),
+    [['kitchen', '21.5'], ['kitchen', 'not json'], ['kitchen', '{"c":22}']]);
+  const healthz = await (await fetch(`${bridge.url}/healthz`)).json();
+  assert.equal(healthz.mqtt, 'up');
+});
+
+test('+ and # filters deliver exactly the topics they match', async (t) => {
+  const { broker, bridge } = await setup(t);
+  const plus = sseCat(t, `${bridge.url}/plus`, { count: 2 });
+  const hash = sseCat(t, `${bridge.url}/alerts`, { count: 3 });
+  await waitLog(bridge, subscribed('sensors/+/temperature'));
+  await waitLog(bridge, subscribed('alerts/#'));
+  for (const topic of ['sensors/a/temperature', 'sensors/a/humidity', 'sensors/a/b/temperature',
+    'alerts/fire', 'alerts', 'alerts/fire/floor1', 'sensors/b/temperature', 'other/alerts/x'])
+    await broker.pub(topic, topic);
+  assert.equal((await plus.done()).code, 0);
+  assert.equal((await hash.done()).code, 0);
+  assert.deepEqual(plus.events.map((e) => e.event), ['sensors/a/temperature', 'sensors/b/temperature']);
+  // "alerts/#" also matches the parent level "alerts" (MQTT 3.1.1 section 4.7.1.2).
+  assert.deepEqual(hash.events.map((e) => e.event), ['alerts/fire', 'alerts', 'alerts/fire/floor1']);
+});
+
+for (const protocol of ['3.1.1', '5']) {
+  test(`overlapping filters of one route deliver a message once (MQTT ${protocol})`, async (t) => {
+    const { broker, bridge } = await setup(t, { extra: `[mqtt]\nprotocol = ${protocol}\n` });
+    const cat = sseCat(t, `${bridge.url}/overlap`, { count: 4 });
+    await waitLog(bridge, subscribed('sensors/#'));
+    await waitLog(bridge, subscribed('sensors/+/temperature'));
+    await broker.pub('sensors/a/temperature', 'one'); // matches both filters
+    await broker.pub('sensors/a/humidity', 'two'); // matches sensors/# only
+    await broker.pub('sensors/b/temperature', 'three');
+    await broker.pub('sensors/b/temperature', 'three'); // published twice: delivered twice
+    assert.equal((await cat.done()).code, 0);
+    assert.deepEqual(cat.events.map((e) => e.data), ['one', 'two', 'three', 'three']);
+  });
+}
+
+test('a client cannot inject + or # (or a level separator) into a subscription', async (t) => {
+  const { broker, bridge } = await setup(t);
+  for (const path of ['/rooms/%2B', '/rooms/%23', '/rooms/a%2Bb', '/pick?topic=sensors/%2B/temperature',
+    '/pick?topic=sensors/%23', '/pick?topic=%23', '/pick?topic=doors/a/b', '/pick?topic=sensors//temperature',
+    '/pick?topic=sensors/../temperature']) {
+    const res = await fetch(`${bridge.url}${path}`);
+    assert.equal(res.status, 400, path);
+    await res.text();
+  }
+  const res = await fetch(`${bridge.url}/rooms/a%2Fb`); // one parameter is one level
+  assert.ok(res.status === 400 || res.status === 404, `a/b as a room: ${res.status}`);
+  await res.text();
+  // Exact topics named by the client are fine, and several share one connection.
+  const cat = sseCat(t, `${bridge.url}/pick?topic=sensors/attic/temperature&topic=doors/front`, { count: 2 });
+  await waitLog(bridge, subscribed('sensors/attic/temperature'));
+  await waitLog(bridge, subscribed('doors/front'));
+  await broker.pub('doors/front', 'open');
+  await broker.pub('sensors/attic/temperature', '12');
+  assert.equal((await cat.done()).code, 0);
+  assert.deepEqual(cat.events.map((e) => e.data), ['open', '12']);
+});
+
+test('event names from an MQTT 5 user property', async (t) => {
+  const { broker, bridge } = await setup(t, { extra: '[mqtt]\nprotocol = 5\n' });
+  const cat = sseCat(t, `${bridge.url}/props`, { count: 2 });
+  await waitLog(bridge, subscribed('props'));
+  await broker.pub('props', 'hot', { props: { kind: 'alert', other: 'x' } });
+  await broker.pub('props', 'plain');
+  assert.equal((await cat.done()).code, 0);
+  assert.deepEqual(cat.events.map((e) => [e.event, e.data]), [['alert', 'hot'], ['message', 'plain']]);
+});
+
+test('retained messages: every new client gets the current value first, unless the route says no', async (t) => {
+  const { broker, bridge } = await setup(t);
+  await broker.pub('sensors/hall/temperature', '{"value":19}', { retain: true });
+  const first = sseCat(t, `${bridge.url}/rooms/hall`, { count: 2 });
+  await first.waitEvents(1); // sent by the broker when the bridge subscribed
+  // The subscription exists now: the broker sends nothing for the next clients; the bridge does.
+  const second = sseCat(t, `${bridge.url}/rooms/hall`, { count: 2 });
+  await second.waitEvents(1);
+  const quiet = sseCat(t, `${bridge.url}/quiet/hall`, { count: 1 });
+  await quiet.waitOpen();
+  await broker.pub('sensors/hall/temperature', '{"value":20}');
+  for (const cat of [first, second, quiet]) assert.equal((await cat.done()).code, 0);
+  assert.deepEqual(first.events.map((e) => e.data), ['19', '20']);
+  assert.deepEqual(second.events.map((e) => e.data), ['19', '20']);
+  assert.deepEqual(quiet.events.map((e) => e.data), ['{"value":20}']);
+  // A later client gets the newest value, not the one retained at subscription time.
+  const third = sseCat(t, `${bridge.url}/rooms/hall`, { count: 1 });
+  assert.equal((await third.done()).code, 0);
+  assert.deepEqual(third.events.map((e) => e.data), ['20']);
+});
+
+test('payloads that are not UTF-8 are base64-encoded or rejected, per route, never sent raw', async (t) => {
+  const { broker, bridge } = await setup(t);
+  const b64 = sseCat(t, `${bridge.url}/bin64`, { count: 3 });
+  const rej = sseCat(t, `${bridge.url}/binrej`, { count: 2 });
+  await waitLog(bridge, subscribed('bin'));
+  await broker.pub('bin', Buffer.from([0xff, 0xfe, 0x00, 0x41]));
+  await broker.pub('bin', Buffer.from('caf\xe9', 'latin1')); // Latin-1, not UTF-8
+  await broker.pub('bin', 'caf\u00e9 \u2713'); // UTF-8: as is
+  await broker.pub('bin', 'end');
+  assert.equal((await b64.done()).code, 0);
+  assert.equal((await rej.done()).code, 0);
+  assert.deepEqual(b64.events.map((e) => e.data), ['//4AQQ==', 'Y2Fm6Q==', 'caf\u00e9 \u2713']);
+  assert.deepEqual(rej.events.map((e) => e.data), ['caf\u00e9 \u2713', 'end']);
+  assert.equal((await bridge.metrics()).messages_binary_total, 2);
+});
+
+test('the broker killed and restarted: clients stay connected, the bridge subscribes again', async (t) => {
+  const { broker, bridge } = await setup(t);
+  const cat = sseCat(t, `${bridge.url}/rooms/kitchen`, { count: 2 });
+  await waitLog(bridge, subscribed('sensors/kitchen/temperature'));
+  await broker.pub('sensors/kitchen/temperature', '{"value":1}');
+  await cat.waitEvents(1);
+  await broker.stop('SIGKILL');
+  await waitFor(async () => (await (await fetch(`${bridge.url}/healthz`)).json()).mqtt === 'down',
+    { what: 'healthz to report MQTT down' });
+  await broker.start();
+  await waitFor(() => bridge.log.filter((l) => subscribed('sensors/kitchen/temperature').test(l)).length >= 2,
+    { what: 'the subscription made again' });
+  await broker.pub('sensors/kitchen/temperature', '{"value":2}');
+  assert.equal((await cat.done()).code, 0);
+  assert.deepEqual(cat.events.map((e) => [e.conn, e.data]), [[0, '1'], [0, '2']], 'one connection throughout');
+  assert.equal((await bridge.metrics()).mqtt_reconnects_total, 1);
+  assert.equal((await (await fetch(`${bridge.url}/healthz`)).json()).mqtt, 'up');
+});
+
+test('QoS 1 and a persistent session: what was published while the bridge was cut off arrives', async (t) => {
+  const broker = await startMosquitto(t);
+  const relay = await startRelay(t, broker.port);
+  const { bridge } = await setup(t, { broker, mqttUrl: `mqtt://127.0.0.1:${relay.port}` });
+  const cat = sseCat(t, `${bridge.url}/rooms/kitchen`, { count: 7 });
+  await waitLog(bridge, subscribed('sensors/kitchen/temperature'));
+  await broker.pub('sensors/kitchen/temperature', '{"value":0}');
+  await cat.waitEvents(1);
+  relay.cut();
+  await waitFor(async () => (await (await fetch(`${bridge.url}/healthz`)).json()).mqtt === 'down',
+    { what: 'healthz to report MQTT down' });
+  for (let i = 1; i <= 5; i++) await broker.pub('sensors/kitchen/temperature', `{"value":${i}}`);
+  relay.mend();
+  await waitLog(bridge, /mqtt: connected to .*session resumed/);
+  await broker.pub('sensors/kitchen/temperature', '{"value":6}');
+  assert.equal((await cat.done()).code, 0);
+  assert.deepEqual(cat.events.map((e) => e.data), ['0', '1', '2', '3', '4', '5', '6']);
+  assert.ok(cat.events.every((e) => e.conn === 0));
+});
+
+test('replay with Last-Event-ID on a journalled MQTT route', async (t) => {
+  const { broker, bridge } = await setup(t);
+  const first = sseCat(t, `${bridge.url}/journal/lab`, { count: 3 });
+  await waitLog(bridge, subscribed('j/lab'));
+  for (let i = 0; i < 3; i++) await broker.pub('j/lab', `m${i}`);
+  assert.equal((await first.done()).code, 0);
+  const last = first.events.at(-1).id;
+  assert.match(last, /^\d+-\d+$/);
+  for (let i = 3; i < 7; i++) await broker.pub('j/lab', `m${i}`); // nobody connected: journalled
+  const back = sseCat(t, `${bridge.url}/journal/lab`, { count: 5, headers: [`Last-Event-ID: ${last}`] });
+  await back.waitEvents(4);
+  await broker.pub('j/lab', 'm7');
+  assert.equal((await back.done()).code, 0);
+  assert.deepEqual(back.events.map((e) => e.data), ['m3', 'm4', 'm5', 'm6', 'm7']);
+  const ids = back.events.map((e) => e.id);
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, ids.length);
+});
