@@ -13,7 +13,7 @@ runtime=(libevent-2.1-7 libevent-pthreads-2.1-7 libhiredis0.14 libjansson4 libin
          ca-certificates)
 build=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libinih-dev
        libmosquitto-dev)
-test=(redis-server redis-tools mosquitto mosquitto-clients curl clang-format clang-tidy cppcheck clang
+test=(redis-server redis-tools mosquitto mosquitto-clients openssl curl clang-format clang-tidy cppcheck clang
       libclang-rt-14-dev)
 
 mode=${1:-all}

@@ -2,11 +2,11 @@
 // published with mosquitto_pub, read with ssecat. Topic routes and wildcard filters, topic-level
 // and user-property event names, wildcard injection refused, retained messages, the binary
 // payload policy, the broker killed and restarted, a QoS 1 persistent session across a network
-// cut, and replay with Last-Event-ID from the journal.
+// cut, replay with Last-Event-ID from the journal, and TLS with a client certificate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, startBridge, startMosquitto, startRelay, sseCat, waitFor, waitLog }
-  from './lib/harness.mjs';
+import { startRedis, startBridge, startMosquitto, startRelay, sseCat, waitFor, waitLog,
+  makeCertificates } from './lib/harness.mjs';
 
 const config = `
 [bridge]
@@ -248,4 +248,25 @@ test('replay with Last-Event-ID on a journalled MQTT route', async (t) => {
   const ids = back.events.map((e) => e.id);
   assert.deepEqual([...ids].sort(), ids);
   assert.equal(new Set(ids).size, ids.length);
+});
+
+test('TLS: mqtts:// with a CA file and a client certificate; without the certificate, refused', async (t) => {
+  const tls = makeCertificates(t);
+  const broker = await startMosquitto(t, { tls });
+  const redis = await startRedis(t);
+  const mqtt = `[mqtt]\nurl = mqtts://127.0.0.1:${broker.port}\nca_file = ${tls.ca}\n`;
+  const bridge = await startBridge(t, { redis, args: ['--log-level', 'debug'],
+    config: `${config}${mqtt}cert_file = ${tls.clientCert}\nkey_file = ${tls.clientKey}\n` });
+  const cat = sseCat(t, `${bridge.url}/rooms/vault`, { count: 1 });
+  await waitLog(bridge, subscribed('sensors/vault/temperature'));
+  await broker.pub('sensors/vault/temperature', '{"value":4}');
+  assert.equal((await cat.done()).code, 0);
+  assert.deepEqual(cat.events.map((e) => e.data), ['4']);
+
+  // The broker requires a client certificate: a bridge without one never gets in.
+  const refused = await startBridge(t, { redis, healthy: false, config: config + mqtt });
+  await waitLog(refused, /mqtt: 127\.0\.0\.1:\d+: .*reconnecting/);
+  const res = await fetch(`${refused.url}/healthz`);
+  assert.equal(res.status, 503);
+  assert.equal((await res.json()).mqtt, 'down');
 });

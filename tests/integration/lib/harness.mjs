@@ -1,8 +1,8 @@
 // Integration-test harness: real redis-server and sse-bridge processes on free loopback ports,
 // each in a temporary directory, stopped when the test ends (and killed by PID if the test
 // process itself dies). Waits are bounded polls of a condition, never fixed sleeps.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -274,12 +274,14 @@ export function seqsOf(events) {
 // A real mosquitto broker on a free loopback port, with its own config in a temporary
 // directory; stopped when the test ends. `persistence` keeps sessions and queued QoS 1
 // messages across a clean broker restart. pub() publishes with mosquitto_pub.
-export async function startMosquitto(t, { persistence = false } = {}) {
+export async function startMosquitto(t, { persistence = false, tls = null } = {}) {
   const dir = tempDir('sse-bridge-mqtt-');
   const port = await freePort();
   writeFileSync(join(dir, 'mosquitto.conf'), [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
+    ...(tls ? [`cafile ${tls.ca}`, `certfile ${tls.serverCert}`, `keyfile ${tls.serverKey}`,
+      'require_certificate true'] : []),
     `persistence ${persistence ? 'true' : 'false'}`,
     `persistence_location ${dir}/`,
     'log_dest stderr',
@@ -303,6 +305,7 @@ export async function startMosquitto(t, { persistence = false } = {}) {
   broker.pub = (topic, message, { qos = 1, retain = false, props = {}, port: p = port } = {}) =>
     new Promise((resolve, reject) => {
       const argv = ['-h', '127.0.0.1', '-p', String(p), '-q', String(qos), '-t', topic, '-s'];
+      if (tls) argv.push('--cafile', tls.ca, '--cert', tls.clientCert, '--key', tls.clientKey);
       if (retain) argv.push('-r');
       const entries = Object.entries(props);
       if (entries.length) {
@@ -353,4 +356,30 @@ export async function startRelay(t, target) {
 export async function waitLog(bridge, pattern, opts = {}) {
   return waitFor(() => bridge.log.some((line) => pattern.test(line)),
     { what: `a log line matching ${pattern}`, ...opts });
+}
+
+// A throwaway certificate authority, a server certificate for 127.0.0.1 and a client
+// certificate, made with openssl in a temporary directory (removed when the test ends).
+// Readable by all: mosquitto drops root privileges before it reads them.
+export function makeCertificates(t) {
+  const dir = tempDir('sse-bridge-tls-');
+  const run = (...args) => {
+    const r = spawnSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  };
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt',
+    '-days', '2', '-subj', '/CN=sse-bridge test CA');
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const [name, cn, ext] of [['server', '127.0.0.1', ['-extfile', 'server.ext']], ['client', 'bridge', []]]) {
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`,
+      '-subj', `/CN=${cn}`);
+    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key',
+      '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...ext);
+  }
+  chmodSync(dir, 0o755);
+  for (const f of ['ca.key', 'server.key', 'client.key']) chmodSync(join(dir, f), 0o644);
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return { dir, ca: join(dir, 'ca.crt'), serverCert: join(dir, 'server.crt'),
+    serverKey: join(dir, 'server.key'), clientCert: join(dir, 'client.crt'),
+    clientKey: join(dir, 'client.key') };
 }
