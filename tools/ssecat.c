@@ -221,6 +221,9 @@ static void conn_close(struct conn *c) {
 static void on_event(void *arg, const struct sse_event *ev) {
     struct conn *c = arg;
     struct app *app = c->app;
+    /* -c N means exactly N: events parsed from the same read after the Nth are not shown. */
+    if (app->count > 0 && c->events >= app->count)
+        return;
     c->events++;
     app->total_events++;
     if (!app->quiet) {
