@@ -6,6 +6,7 @@
 #   scripts/install-deps.sh            build + test + demo dependencies
 #   scripts/install-deps.sh --demo     build + what scripts/demo.sh runs (redis, mosquitto, curl)
 #   scripts/install-deps.sh --runtime  only the shared libraries the daemon links (for images)
+#   scripts/install-deps.sh --publisher  what examples/publisher.sh runs (redis-cli, mosquitto_pub)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,16 +14,17 @@ runtime=(libevent-2.1-7 libevent-pthreads-2.1-7 libhiredis0.14 libjansson4 libin
          ca-certificates)
 build=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libinih-dev
        libmosquitto-dev)
-test=(redis-server redis-tools mosquitto mosquitto-clients openssl curl clang-format clang-tidy cppcheck clang
+test=(redis-server redis-tools mosquitto mosquitto-clients openssl curl docker-compose clang-format clang-tidy cppcheck clang
       libclang-rt-14-dev)
 
 mode=${1:-all}
 case "$mode" in
 --runtime) pkgs=("${runtime[@]}") ;;
 --build) pkgs=("${runtime[@]}" "${build[@]}") ;;
+--publisher) pkgs=(redis-tools mosquitto-clients) ;;
 --demo) pkgs=("${runtime[@]}" "${build[@]}" redis-server redis-tools mosquitto mosquitto-clients curl) ;;
 all | --all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
-*) echo "usage: $0 [--runtime|--build|--demo|--all]" >&2; exit 2 ;;
+*) echo "usage: $0 [--runtime|--build|--publisher|--demo|--all]" >&2; exit 2 ;;
 esac
 # Node.js (with npm) runs the integration tests' harness and the npm `eventsource` client.
 if { [ "$mode" = all ] || [ "$mode" = --all ]; } && ! command -v npm >/dev/null 2>&1; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks: clang-format (the tree must be formatted), cppcheck and clang-tidy on the C
-# sources. Fails on any finding.
+# sources, and the container files (docker-compose.yml valid for Debian's docker-compose, the
+# Dockerfile installing packages only through scripts/install-deps.sh). Fails on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null || find bridge include tools tests -name '*.[ch]')
@@ -23,4 +24,12 @@ if command -v clang-tidy >/dev/null 2>&1 && [ -f "$build/compile_commands.json" 
         exit 1
     fi
 fi
+echo "lint: docker-compose.yml, Dockerfile"
+docker-compose config -q
+if grep -nE '(apt-get|apt|dpkg|npm) +install' Dockerfile; then
+    echo "lint: the Dockerfile installs packages itself; use scripts/install-deps.sh" >&2
+    exit 1
+fi
+[ "$(grep -c 'scripts/install-deps.sh --' Dockerfile)" -ge 3 ] ||
+    { echo "lint: every Dockerfile stage installs through scripts/install-deps.sh" >&2; exit 1; }
 echo "lint: clean"
