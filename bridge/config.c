@@ -671,8 +671,11 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
     }
     if (r->nchannels + r->npatterns + r->nstreams + r->nmqtt_topics + r->ntopics == 0)
         ROUTE_ERROR("needs at least one channel, pattern, stream, mqtt_topic or topic");
-    if (r->nstreams > 0 && r->nchannels + r->npatterns + r->nmqtt_topics > 0)
-        ROUTE_ERROR("a route reads either streams or pub/sub channels and MQTT topics, not both");
+    bool mixed = r->nstreams > 0 && r->nchannels + r->npatterns + r->nmqtt_topics > 0;
+    if (mixed && !r->journal && !r->journal_age_ms)
+        ROUTE_ERROR("a route that reads streams and channels or MQTT topics needs journal = N (or "
+                    "journal_age) for the channels and topics, so that every topic of a "
+                    "connection resumes from an id");
     if (route_is_journalled(r) && translate_needs_props(&r->rules))
         ROUTE_ERROR("property:NAME cannot be used with a journal: the journal keeps the topic "
                     "and payload, not MQTT user properties, so a replay could not translate "
@@ -690,7 +693,7 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
         if (err != NULL || strpbrk(r->topics[i], "+#") != NULL)
             ROUTE_ERROR("topic %s: a client names exact MQTT topics (no + or #)", r->topics[i]);
     }
-    if (r->nstreams > 0 && (r->journal || r->journal_age_ms))
+    if (r->nstreams > 0 && !mixed && (r->journal || r->journal_age_ms))
         ROUTE_ERROR("a stream route needs no journal: the stream is its own history");
     if (r->journal && r->journal_age_ms)
         ROUTE_ERROR("journal (a length) and journal_age (an age) cannot be combined: pick one");
@@ -730,6 +733,10 @@ bool route_is_stream(const struct route_cfg *r) {
     return r->nstreams > 0;
 }
 
+bool route_is_stream_only(const struct route_cfg *r) {
+    return r->nstreams > 0 && r->nchannels + r->npatterns + r->nmqtt_topics == 0;
+}
+
 bool route_is_mqtt(const struct route_cfg *r) {
     return r->nmqtt_topics > 0 || r->topics_mqtt;
 }
@@ -757,7 +764,7 @@ int config_validate(struct config *cfg, void (*errors)(const char *line)) {
         /* ?topic= names MQTT topics on a route that reads only MQTT. */
         if (!r->topics_source_set)
             r->topics_mqtt = r->nmqtt_topics > 0 && r->nchannels + r->npatterns == 0;
-        if (route_is_stream(r) && !r->event_set && r->rules.event.src == FIELD_NONE) {
+        if (route_is_stream_only(r) && !r->event_set && r->rules.event.src == FIELD_NONE) {
             r->rules.event.src = FIELD_ENTRY;
             r->rules.event.arg = xstrdup("event");
         }

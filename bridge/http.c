@@ -205,7 +205,9 @@ static const char *collect_topics(struct http *h, const struct route *r,
             goto done;
         }
         struct wanted *w = &(*out)[(*n)++];
-        w->kind = rc->topics_mqtt ? TOPIC_MQTT : route_is_stream(rc) ? TOPIC_STREAM : TOPIC_CHANNEL;
+        w->kind = rc->topics_mqtt            ? TOPIC_MQTT
+                  : route_is_stream_only(rc) ? TOPIC_STREAM
+                                             : TOPIC_CHANNEL;
         snprintf(w->name, sizeof(w->name), "%s", kv->value);
     }
     if (rc->ntopics > 0 && asked == 0 && fixed == 0)

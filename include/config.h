@@ -99,7 +99,8 @@ const char *config_set(struct config *cfg, const char *key, const char *value);
 
 /* Whether clients of this route get journal/stream ids and replay. */
 bool route_is_journalled(const struct route_cfg *r);
-bool route_is_stream(const struct route_cfg *r);
+bool route_is_stream(const struct route_cfg *r);      /* reads at least one stream */
+bool route_is_stream_only(const struct route_cfg *r); /* reads streams and nothing else */
 bool route_is_mqtt(const struct route_cfg *r);
 /* Whether any route reads MQTT (the bridge connects to a broker only then). */
 bool config_uses_mqtt(const struct config *cfg);

@@ -64,6 +64,14 @@ binary = reject
 path = /journal/{room}
 mqtt_topic = j/{room}
 journal = 100
+
+[route mixed]
+path = /mixed
+channel = mix.chan
+stream = mix:stream
+mqtt_topic = mix/topic
+journal = 100
+event = channel
 `;
 
 async function setup(t, { broker = null, mqttUrl = null, extra = '' } = {}) {
@@ -269,4 +277,34 @@ test('TLS: mqtts:// with a CA file and a client certificate; without the certifi
   const res = await fetch(`${refused.url}/healthz`);
   assert.equal(res.status, 503);
   assert.equal((await res.json()).mqtt, 'down');
+});
+
+test('one connection over a Redis channel, a Redis stream and an MQTT topic resumes all three', async (t) => {
+  const { redis, broker, bridge } = await setup(t);
+  const pub = redis.client();
+  const first = sseCat(t, `${bridge.url}/mixed`, { count: 3 });
+  await waitLog(bridge, subscribed('mix/topic'));
+  await waitFor(async () => Number((await pub.pubsub('NUMSUB', 'mix.chan'))[1]) === 1,
+    { what: 'the channel subscribed' });
+  await pub.publish('mix.chan', 'c1');
+  await first.waitEvents(1);
+  await pub.xadd('mix:stream', '*', 'data', 's1');
+  await first.waitEvents(2);
+  await broker.pub('mix/topic', 'm1');
+  assert.equal((await first.done()).code, 0);
+  assert.deepEqual(first.events.map((e) => [e.event, e.data]),
+    [['mix.chan', 'c1'], ['mix:stream', 's1'], ['mix/topic', 'm1']]);
+  const last = first.events.at(-1).id;
+  assert.match(last, /^\d+-\d+,\d+-\d+,\d+-\d+$/, 'one position per topic');
+  // Missed while away, on all three (the channel and topic stay journalled during the linger).
+  await pub.publish('mix.chan', 'c2');
+  await pub.xadd('mix:stream', '*', 'data', 's2');
+  await broker.pub('mix/topic', 'm2');
+  await waitFor(async () => (await pub.xlen('sse:journal:mix/topic')) >= 2, { what: 'm2 journalled' });
+  const back = sseCat(t, `${bridge.url}/mixed`, { count: 4, headers: [`Last-Event-ID: ${last}`] });
+  await back.waitEvents(3);
+  await pub.publish('mix.chan', 'c3');
+  assert.equal((await back.done()).code, 0);
+  assert.deepEqual(back.events.map((e) => e.data).slice(0, 3).sort(), ['c2', 'm2', 's2']);
+  assert.equal(back.events[3].data, 'c3');
 });

@@ -579,8 +579,9 @@ static const struct file_row file_rows[] = {
      {"configs/streams.ini:31: [route bad] journal = lots: " ERR_COUNT,
       "configs/streams.ini:32: [route bad] journal_age = 10: expected a duration such as 10m, 1h "
       "or 24h"},
-     {"configs/streams.ini:2: [route mixed] a route reads either streams or pub/sub channels "
-      "and MQTT topics, not both",
+     {"configs/streams.ini:2: [route mixed] a route that reads streams and channels or MQTT "
+      "topics needs journal = N (or journal_age) for the channels and topics, so that every "
+      "topic of a connection resumes from an id",
       "configs/streams.ini:7: [route both] journal (a length) and journal_age (an age) cannot be "
       "combined: pick one",
       "configs/streams.ini:7: [route both] id = ... cannot be used with a journal or stream: "
