@@ -15,6 +15,7 @@
 #include "journal.h"
 #include "log.h"
 #include "sse.h"
+#include "publish.h"
 #include "source_mqtt.h"
 #include "source_redis.h"
 #include "source_stream.h"
@@ -67,7 +68,8 @@ static bool uses_journal(const struct config *cfg) {
 bool bridge_upstream_up(const struct bridge *b) {
     return source_redis_up(b->redis) && (b->journal == NULL || journal_up(b->journal)) &&
            (b->streams == NULL || source_stream_up(b->streams)) &&
-           (b->mqtt == NULL || source_mqtt_up(b->mqtt));
+           (b->mqtt == NULL || source_mqtt_up(b->mqtt)) &&
+           (b->publish == NULL || publish_up(b->publish));
 }
 
 void bridge_sync_topic(struct bridge *b, struct topic *t) {
@@ -89,8 +91,12 @@ void bridge_topic_setup(struct bridge *b, struct topic *t, const struct route_cf
         bool was_journalled = t->journal_key != NULL;
         size_t n = strlen(b->cfg->journal_prefix) + t->name_len + 3;
         char *key = xmalloc(n);
-        /* Patterns and channels live in separate key spaces: "p:" marks a pattern's journal. */
-        snprintf(key, n, "%s%s%s", b->cfg->journal_prefix, t->kind == TOPIC_PATTERN ? "p:" : "",
+        /* Channels, patterns and MQTT filters live in separate key spaces: "p:" marks a
+         * pattern's journal, "m:" an MQTT filter's. */
+        snprintf(key, n, "%s%s%s", b->cfg->journal_prefix,
+                 t->kind == TOPIC_PATTERN ? "p:"
+                 : t->kind == TOPIC_MQTT  ? "m:"
+                                          : "",
                  t->name);
         hub_topic_journal(t, key, r->journal, r->journal_age_ms, b->cfg->journal_linger_ms);
         free(key);
@@ -554,6 +560,10 @@ int bridge_start(struct bridge *b) {
         b->journal = journal_new(b, &addr);
     if (uses_streams(b->cfg))
         b->streams = source_stream_new(b, &addr);
+    for (size_t i = 0; i < b->nroutes && b->publish == NULL; i++) {
+        if (b->routes[i].cfg->publish)
+            b->publish = publish_new(b, &addr);
+    }
     if (config_uses_mqtt(b->cfg)) {
         b->mqtt = source_mqtt_new(b);
         if (b->mqtt == NULL)
@@ -567,6 +577,8 @@ int bridge_start(struct bridge *b) {
         source_stream_start(b->streams);
     if (b->mqtt)
         source_mqtt_start(b->mqtt);
+    if (b->publish)
+        publish_start(b->publish);
 
     b->heartbeat_ev = event_new(b->base, -1, EV_PERSIST, on_heartbeat, b);
     if (b->cfg->heartbeat_ms > 0) {
@@ -609,6 +621,8 @@ void bridge_free(struct bridge *b) {
     b->redis = NULL;
     source_mqtt_free(b->mqtt);
     b->mqtt = NULL;
+    publish_free(b->publish);
+    b->publish = NULL;
     free_event(b->heartbeat_ev);
     free_event(b->sweep_ev);
     free_event(b->drain_ev);

@@ -95,6 +95,7 @@ struct config *config_new(void) {
     cfg->max_uri_size = DEFAULT_MAX_URI_SIZE;
     cfg->max_body_size = DEFAULT_MAX_BODY_SIZE;
     cfg->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
+    cfg->max_publish_size = DEFAULT_MAX_PUBLISH_SIZE;
     cfg->shutdown_flush_ms = DEFAULT_SHUTDOWN_FLUSH_MS;
     cfg->linger_ms = DEFAULT_LINGER_MS;
     cfg->backoff_min_ms = DEFAULT_BACKOFF_MIN_MS;
@@ -126,6 +127,7 @@ void config_free(struct config *cfg) {
     free(cfg->journal_prefix);
     free(cfg->gap_event);
     free(cfg->mqtt_url);
+    free(cfg->static_dir);
     free(cfg->mqtt_client_id);
     free(cfg->mqtt_username);
     free(cfg->mqtt_password);
@@ -373,6 +375,10 @@ const char *config_set(struct config *cfg, const char *key, const char *value) {
         return set_size(&cfg->max_uri_size, value, 256, 64 * 1024);
     if (!strcmp(key, "max_body_size"))
         return set_size(&cfg->max_body_size, value, 0, 1024 * 1024);
+    if (!strcmp(key, "max_publish_size"))
+        return set_size(&cfg->max_publish_size, value, 1, 16 * 1024 * 1024);
+    if (!strcmp(key, "static_dir"))
+        return set_nonempty(&cfg->static_dir, value);
     if (!strcmp(key, "max_message_size"))
         return set_size(&cfg->max_message_size, value, 64, 64 * 1024 * 1024);
     if (!strcmp(key, "shutdown_flush"))
@@ -463,6 +469,8 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
         r->topics_source_set = true;
         return NULL;
     }
+    if (!strcmp(key, "publish"))
+        return parse_bool(value, &r->publish);
     if (!strcmp(key, "retained"))
         return parse_bool(value, &r->retained);
     if (!strcmp(key, "binary")) {
@@ -491,7 +499,8 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
                                                      : NULL;
     if (rule == NULL)
         return "unknown route setting (path, channel, pattern, stream, mqtt_topic, topic, "
-               "topic_source, journal, journal_age, static, retained, binary, event, id, data)";
+               "topic_source, journal, journal_age, static, publish, retained, binary, event, id, "
+               "data)";
     struct field_rule parsed;
     if (field_rule_parse(key, value, &parsed, &err) != 0)
         return err;
@@ -594,6 +603,13 @@ static int on_entry(void *user, const char *section, const char *key, const char
         if (err)
             report(ld, line, "[route %s] %s = %s: %s", name, key, value, err);
     } else if (!strcmp(section, "bridge")) {
+        char joined[4096];
+        const char *slash = strrchr(ld->file, '/');
+        if (!strcmp(key, "static_dir") && value[0] != '/' && value[0] != '\0' && slash != NULL) {
+            /* Relative to the config file, wherever the daemon was started from. */
+            snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - ld->file), ld->file, value);
+            value = joined;
+        }
         const char *err = config_set(ld->cfg, key, value);
         if (err)
             report(ld, line, "[bridge] %s = %s: %s", key, value, err);
@@ -713,6 +729,9 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
         if (!route_template_params_in(r->patterns[i], r->path))
             ROUTE_ERROR("pattern %s uses a parameter that the path does not have", r->patterns[i]);
     }
+    if (r->publish && (r->nchannels == 0 || r->npatterns + r->nstreams + r->nmqtt_topics > 0))
+        ROUTE_ERROR("publish = true needs channels and nothing else (POST publishes the body to "
+                    "them)");
     if (r->pinned && route_template_has_params(r->path))
         ROUTE_ERROR("static = true needs a path without parameters (the channels are fixed)");
     if (r->pinned && r->ntopics > 0)

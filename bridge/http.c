@@ -1,11 +1,16 @@
 #include "http.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -14,11 +19,13 @@
 
 #include "client.h"
 #include "log.h"
+#include "publish.h"
 #include "route.h"
 #include "journal.h"
 #include "source_mqtt.h"
 #include "source_redis.h"
 #include "source_stream.h"
+#include "webroot.h"
 #include "xmalloc.h"
 
 struct http {
@@ -26,6 +33,7 @@ struct http {
     struct evhttp *evhttp;
     struct evhttp_bound_socket *listener;
     int port;
+    char *static_root; /* realpath of static_dir; NULL: no static files */
 };
 
 static void reply_text(struct http *h, struct evhttp_request *req, int code, const char *reason,
@@ -223,6 +231,66 @@ done:
     return err;
 }
 
+/* A file of static_dir, for GET/HEAD requests no route took. The name is checked by
+ * webroot_resolve, and its real path must stay inside the directory (a symbolic link
+ * pointing out is refused). Anything else is 404. */
+static void serve_static(struct http *h, struct evhttp_request *req, const char *path) {
+    char name[STATIC_MAX_PATH + 16], full[PATH_MAX], real[PATH_MAX];
+    int fd = -1;
+    struct stat st;
+    size_t root_len = strlen(h->static_root);
+    if (webroot_resolve(path, name, sizeof(name)) < 0 ||
+        (size_t)snprintf(full, sizeof(full), "%s/%s", h->static_root, name) >= sizeof(full) ||
+        realpath(full, real) == NULL || strncmp(real, h->static_root, root_len) != 0 ||
+        real[root_len] != '/' || (fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 ||
+        fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_MAX_FILE_SIZE) {
+        if (fd >= 0)
+            close(fd);
+        reply_text(h, req, 404, "Not Found", "no route or file for this path");
+        return;
+    }
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Content-Type", webroot_content_type(name));
+    evhttp_add_header(out, "Cache-Control", "no-cache");
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    struct evbuffer *body = evbuffer_new();
+    if (st.st_size > 0)
+        evbuffer_add_file(body, fd, 0, st.st_size); /* takes the descriptor */
+    else
+        close(fd);
+    evhttp_send_reply(req, 200, "OK", body);
+    evbuffer_free(body);
+}
+
+/* POST on a publish route: the body goes to each of the route's channels. */
+static void handle_publish(struct http *h, struct evhttp_request *req, const struct route *r,
+                           const struct route_params *params) {
+    struct bridge *b = h->b;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len > b->cfg->max_publish_size) {
+        reply_text(h, req, 413, "Payload Too Large", "message larger than max_publish_size");
+        return;
+    }
+    if (!publish_up(b->publish)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "5");
+        reply_text(h, req, 503, "Service Unavailable", "Redis is not connected");
+        return;
+    }
+    const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+    char channel[PARAM_MAX_LEN * 4];
+    size_t sent = 0;
+    for (size_t i = 0; i < r->cfg->nchannels; i++) {
+        if (route_expand(r->cfg->channels[i], params, channel, sizeof(channel)) >= 0 &&
+            publish_send(b->publish, channel, body, len) == 0)
+            sent++;
+    }
+    b->metrics.published += sent;
+    char text[64];
+    snprintf(text, sizeof(text), "published to %zu channel(s)", sent);
+    reply_text(h, req, 202, "Accepted", text);
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     struct http *h = arg;
     struct bridge *b = h->b;
@@ -261,17 +329,29 @@ static void on_request(struct evhttp_request *req, void *arg) {
     struct route_params params;
     int bad_param;
     const struct route *r = find_route(h, path, &params, &bad_param);
-    free(path);
+    bool publishing = r != NULL && r->cfg->publish && method == EVHTTP_REQ_POST;
+    /* evhttp's own body limit is the larger of the two when a route publishes. */
+    if (!publishing && (r != NULL || !bad_param) &&
+        evbuffer_get_length(evhttp_request_get_input_buffer(req)) > b->cfg->max_body_size) {
+        free(path);
+        reply_text(h, req, 413, "Payload Too Large", "request body too large");
+        return;
+    }
     if (r == NULL) {
         if (bad_param)
             reply_text(h, req, 400, "Bad Request",
                        "invalid path parameter (names are [A-Za-z0-9_.:-], no '..')");
+        else if (h->static_root != NULL && is_get)
+            serve_static(h, req, path);
         else
             reply_text(h, req, 404, "Not Found", "no route for this path");
+        free(path);
         return;
     }
-    if (method != EVHTTP_REQ_OPTIONS && !is_get) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD, OPTIONS");
+    free(path);
+    const char *allow = r->cfg->publish ? "GET, HEAD, OPTIONS, POST" : "GET, HEAD, OPTIONS";
+    if (method != EVHTTP_REQ_OPTIONS && !is_get && !publishing) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
         reply_text(h, req, 405, "Method Not Allowed", "an event stream is read with GET");
         return;
     }
@@ -282,14 +362,18 @@ static void on_request(struct evhttp_request *req, void *arg) {
     }
     if (method == EVHTTP_REQ_OPTIONS) {
         struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-        evhttp_add_header(out, "Allow", "GET, HEAD, OPTIONS");
+        evhttp_add_header(out, "Allow", allow);
         if (cors == CORS_ALLOWED) {
-            evhttp_add_header(out, "Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+            evhttp_add_header(out, "Access-Control-Allow-Methods", allow);
             evhttp_add_header(out, "Access-Control-Allow-Headers",
-                              "Last-Event-ID, Cache-Control, Accept");
+                              "Last-Event-ID, Cache-Control, Accept, Content-Type");
             evhttp_add_header(out, "Access-Control-Max-Age", "600");
         }
         evhttp_send_reply(req, 204, "No Content", NULL);
+        return;
+    }
+    if (publishing) {
+        handle_publish(h, req, r, &params);
         return;
     }
     struct wanted *topics;
@@ -341,7 +425,19 @@ struct http *http_new(struct bridge *b) {
     if (h->evhttp == NULL)
         goto fail;
     evhttp_set_max_headers_size(h->evhttp, (ev_ssize_t)b->cfg->max_header_size);
-    evhttp_set_max_body_size(h->evhttp, (ev_ssize_t)b->cfg->max_body_size);
+    size_t max_body = b->cfg->max_body_size;
+    for (size_t i = 0; i < b->nroutes; i++) {
+        if (b->routes[i].cfg->publish && b->cfg->max_publish_size > max_body)
+            max_body = b->cfg->max_publish_size;
+    }
+    evhttp_set_max_body_size(h->evhttp, (ev_ssize_t)max_body);
+    if (b->cfg->static_dir != NULL) {
+        h->static_root = realpath(b->cfg->static_dir, NULL);
+        if (h->static_root == NULL) {
+            log_error("http: static_dir %s: %s", b->cfg->static_dir, strerror(errno));
+            goto fail;
+        }
+    }
     /* Every method reaches on_request, which answers 405 with an Allow header itself. */
     evhttp_set_allowed_methods(h->evhttp, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
                                               EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
@@ -384,6 +480,7 @@ void http_free(struct http *h) {
         return;
     if (h->evhttp)
         evhttp_free(h->evhttp);
+    free(h->static_root);
     free(h);
 }
 

@@ -30,6 +30,9 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, c
         {"bytes_out_total", "counter", "bytes of events queued to clients", m->bytes_out},
         {"redis_reconnects_total", "counter", "Redis reconnections", m->redis_reconnects},
         {"mqtt_reconnects_total", "counter", "MQTT broker reconnections", m->mqtt_reconnects},
+        {"published_total", "counter", "messages POSTed to publish routes", m->published},
+        {"publish_failed_total", "counter", "published messages Redis refused or lost",
+         m->publish_failed},
         {"requests_bad_total", "counter", "requests answered with 4xx", m->requests_bad},
     };
     size_t len = 0;

@@ -33,6 +33,7 @@ struct source_mqtt {
     struct event *retry_ev; /* the next connection attempt */
     struct backoff backoff;
     bool ever_up, failing_logged;
+    bool session_resumed; /* the broker kept our session (CONNACK session present) */
     unsigned long long reconnects;
     unsigned next_sub_id;
     char **wild; /* subscribed filters with + or #: matched against each message's topic */
@@ -325,7 +326,7 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int count, 
         /* What was published while the filter was not subscribed is lost, unless the broker
          * queued it for our persistent session (QoS 1) and is delivering it now. */
         const struct config *cfg = s->b->cfg;
-        bool queued = t->journal_seen && !cfg->mqtt_clean_session && cfg->mqtt_qos > 0 &&
+        bool queued = s->session_resumed && !cfg->mqtt_clean_session && cfg->mqtt_qos > 0 &&
                       cfg->mqtt_protocol != 5; /* see DEFAULT_MQTT_PROTOCOL */
         if (!queued)
             journal_owe_gap(s->b->journal, t, t->journal_seen);
@@ -369,6 +370,7 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
                  s->b->cfg->mqtt_protocol == 5 ? "5" : "3.1.1", flags & 1 ? "resumed" : "new");
     s->ever_up = true;
     s->failing_logged = false;
+    s->session_resumed = flags & 1;
     s->state = MQTT_UP;
     backoff_reset(&s->backoff);
     hub_foreach(s->b->hub, sync_topic, s);

@@ -15,13 +15,18 @@ struct source_redis {
     struct redis_conn *conn;
 };
 
+/* Channels and patterns are ours; streams and MQTT filters belong to other sources. */
+static bool is_pubsub(const struct topic *t) {
+    return t->kind == TOPIC_CHANNEL || t->kind == TOPIC_PATTERN;
+}
+
 static void sync_topic(void *arg, struct topic *t) {
-    if (t->kind != TOPIC_STREAM)
+    if (is_pubsub(t))
         source_redis_sync(arg, t);
 }
 
 static void reset_topic(void *arg, struct topic *t) {
-    if (t->kind == TOPIC_STREAM)
+    if (!is_pubsub(t))
         return;
     t->state = UPSTREAM_NONE;
     source_redis_sync(arg, t);

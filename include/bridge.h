@@ -48,6 +48,7 @@ struct bridge {
     struct source_redis *redis;
     struct source_stream *streams;
     struct source_mqtt *mqtt; /* NULL when no route reads MQTT */
+    struct publish *publish;  /* NULL when no route publishes */
     struct journal *journal;
     struct metrics metrics;
     enum bridge_state state;

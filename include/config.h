@@ -33,6 +33,7 @@ struct route_cfg {
     unsigned long long journal_age_ms; /* or: entries younger than this */
     bool event_set;                    /* `event` given (stream routes default field:event) */
     bool pinned;                       /* `static = true`: subscribed at start, never dropped */
+    bool publish;                      /* POST publishes the body to the route's channels */
     bool retained; /* MQTT: a new client gets the retained messages first (default on) */
     enum binary_policy binary; /* payloads that are not UTF-8: base64 (default) or reject */
     struct translate_rules rules;
@@ -55,6 +56,8 @@ struct config {
     size_t max_uri_size;
     size_t max_body_size;
     size_t max_message_size;
+    size_t max_publish_size;
+    char *static_dir; /* NULL: no static files; relative to the config file's directory */
     unsigned shutdown_flush_ms;
     unsigned linger_ms;
     unsigned backoff_min_ms;

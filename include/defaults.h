@@ -55,6 +55,11 @@
 #define DEFAULT_MQTT_RETAINED_MAX 100 /* retained messages kept per subscription for newcomers */
 #define MQTT_MISC_INTERVAL_MS 1000    /* how often mosquitto_loop_misc runs (keepalive pings) */
 
+/* Static files (`static_dir`, the demo page) and the publish endpoint (routes with publish). */
+#define STATIC_MAX_PATH 255                    /* longest file name served, relative */
+#define STATIC_MAX_FILE_SIZE (4 * 1024 * 1024) /* larger files are not served (404) */
+#define DEFAULT_MAX_PUBLISH_SIZE (64 * 1024)   /* POST body of a publish route; 413 past it */
+
 /* Path parameters and topics a client may name: length and the charset that keeps them from
  * widening a subscription (no glob or MQTT wildcard characters, no "..", no separators). */
 #define PARAM_MAX_LEN 128

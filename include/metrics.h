@@ -18,6 +18,8 @@ struct metrics {
     unsigned long long redis_reconnects;  /* successful connections after the first */
     unsigned long long mqtt_reconnects;   /* MQTT: successful connections after the first */
     unsigned long long requests_bad;      /* answered 4xx */
+    unsigned long long published;         /* POSTs of publish routes handed to Redis */
+    unsigned long long publish_failed;    /* ... that Redis refused or lost */
 };
 
 struct metrics_gauges {

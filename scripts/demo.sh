@@ -98,6 +98,7 @@ url="http://127.0.0.1:$http_port/events/dashboard"
 cat >&2 <<MSG
 sse-bridge demo is running (Redis on 127.0.0.1:$redis_port, MQTT on 127.0.0.1:$mqtt_port,
 publisher every 0.5 s).
+  open the demo page:  http://127.0.0.1:$http_port/
   one market:      curl -N http://127.0.0.1:$http_port/events/ticks/us
   one room (MQTT): curl -N http://127.0.0.1:$http_port/events/sensors/kitchen
   several topics:  curl -N 'http://127.0.0.1:$http_port/events?topic=ticks.eu&topic=news'

@@ -14,8 +14,10 @@ runtime=(libevent-2.1-7 libevent-pthreads-2.1-7 libhiredis0.14 libjansson4 libin
          ca-certificates)
 build=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libinih-dev
        libmosquitto-dev)
-test=(redis-server redis-tools mosquitto mosquitto-clients openssl curl docker-compose clang-format clang-tidy cppcheck clang
-      libclang-rt-14-dev)
+# chromium: Debian's browser for the browser tests (driven by playwright-core from npm; nothing
+# is downloaded by the tests themselves).
+test=(redis-server redis-tools mosquitto mosquitto-clients openssl curl docker-compose chromium
+      clang-format clang-tidy cppcheck clang libclang-rt-14-dev)
 
 mode=${1:-all}
 case "$mode" in

@@ -300,11 +300,27 @@ test('one connection over a Redis channel, a Redis stream and an MQTT topic resu
   await pub.publish('mix.chan', 'c2');
   await pub.xadd('mix:stream', '*', 'data', 's2');
   await broker.pub('mix/topic', 'm2');
-  await waitFor(async () => (await pub.xlen('sse:journal:mix/topic')) >= 2, { what: 'm2 journalled' });
+  await waitFor(async () => (await pub.xlen('sse:journal:m:mix/topic')) >= 2, { what: 'm2 journalled' });
   const back = sseCat(t, `${bridge.url}/mixed`, { count: 4, headers: [`Last-Event-ID: ${last}`] });
   await back.waitEvents(3);
   await pub.publish('mix.chan', 'c3');
   assert.equal((await back.done()).code, 0);
   assert.deepEqual(back.events.map((e) => e.data).slice(0, 3).sort(), ['c2', 'm2', 's2']);
   assert.equal(back.events[3].data, 'c3');
+});
+
+test('Redis restarting leaves the MQTT subscriptions alone', async (t) => {
+  const { redis, broker, bridge } = await setup(t);
+  const cat = sseCat(t, `${bridge.url}/rooms/kitchen`, { count: 2 });
+  await waitLog(bridge, subscribed('sensors/kitchen/temperature'));
+  await broker.pub('sensors/kitchen/temperature', '{"value":1}');
+  await cat.waitEvents(1);
+  await redis.stop();
+  await redis.start();
+  await waitFor(async () => (await fetch(`${bridge.url}/healthz`)).status === 200,
+    { what: 'the bridge healthy again' });
+  await broker.pub('sensors/kitchen/temperature', '{"value":2}');
+  assert.equal((await cat.done()).code, 0);
+  assert.deepEqual(cat.events.map((e) => e.data), ['1', '2']);
+  assert.ok(!bridge.log.some((l) => /redis: subscribe sensors/.test(l)), 'an MQTT filter sent to Redis');
 });

@@ -468,6 +468,13 @@ static void check_mqtt(const struct config *c) {
     check_rule(&pick->rules.event, FIELD_PROPERTY, "kind", 0);
 }
 
+static void check_web(const struct config *c) {
+    CHECK_STR(c->static_dir, "configs/www"); /* relative to the config file */
+    CHECK_INT(c->max_publish_size, 1024);
+    const struct route_cfg *ctl = route_named(c, "ctl");
+    CHECK(ctl != NULL && ctl->publish);
+}
+
 static void check_syntax(const struct config *c) {
     check_setting(c, "retry", "2000");
     check_setting(c, "listen", "0.0.0.0 8080");
@@ -489,7 +496,8 @@ static const struct file_row file_rows[] = {
     {"configs/unknown_key.ini",
      {"configs/unknown_key.ini:3: [bridge] retyr = 1s: unknown setting",
       "configs/unknown_key.ini:8: [route r] chanel = x: unknown route setting (path, channel, "
-      "pattern, stream, mqtt_topic, topic, topic_source, journal, journal_age, static, retained, "
+      "pattern, stream, mqtt_topic, topic, topic_source, journal, journal_age, static, publish, "
+      "retained, "
       "binary, event, id, data)"}, {NULL}, NULL},
     {"configs/bad_duration.ini",
      {"configs/bad_duration.ini:2: [bridge] heartbeat = 15: " ERR_DURATION,
@@ -614,6 +622,10 @@ static const struct file_row file_rows[] = {
       "configs/mqtt.ini:47: [route wild_topic] topic a/+: a client names exact MQTT topics (no + "
       "or #)"},
      check_mqtt},
+    {"configs/web.ini", {NULL},
+     {"configs/web.ini:11: [route badpub] publish = true needs channels and nothing else (POST "
+      "publishes the body to them)"},
+     check_web},
 };
 // clang-format on
 

@@ -383,3 +383,26 @@ export function makeCertificates(t) {
     serverKey: join(dir, 'server.key'), clientCert: join(dir, 'client.crt'),
     clientKey: join(dir, 'client.key') };
 }
+
+// The demo publisher (examples/publisher.sh) against our servers; stopped (by PID) when the
+// test ends.
+export function startDemoPublisher(t, redis, broker) {
+  const child = track(spawn('examples/publisher.sh', [String(redis.port), '0', String(broker.port)],
+    { stdio: ['ignore', 'ignore', 'inherit'] }));
+  t.after(() => stopChild(child));
+  return child;
+}
+
+// Headless Debian Chromium driven by playwright-core (no browser download). Closed when the
+// test ends.
+export async function startBrowser(t) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--disable-default-apps', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+  t.after(() => browser.close());
+  return browser;
+}
