@@ -378,7 +378,8 @@ void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject,
 void bridge_deliver_mqtt(struct bridge *b, struct topic *t, const struct translate_in *in,
                          bool retained) {
     if (!retained) {
-        hub_retain_refresh(t, in->channel, in->channel_len, in->payload, in->payload_len);
+        if (in->payload_len <= b->cfg->max_message_size) /* too large: dropped, not kept */
+            hub_retain_refresh(t, in->channel, in->channel_len, in->payload, in->payload_len);
         deliver_topic(b, t, in);
         return;
     }
@@ -403,9 +404,15 @@ void bridge_send_retained(struct bridge *b, struct client *c) {
             continue;
         /* Oldest first, as the broker would have sent them. */
         struct retained **list = xmalloc(t->nretained * sizeof(*list));
-        size_t n = 0;
-        for (struct retained *r = t->retained; r && n < t->nretained; r = r->next)
+        /* The newest that fit in half a client buffer, so that retained values can never
+         * cut off the client they are for. */
+        size_t n = 0, bytes = 0;
+        for (struct retained *r = t->retained; r && n < t->nretained; r = r->next) {
+            bytes += r->payload_len + r->topic_len + 64;
+            if (bytes > b->cfg->client_buffer / 2)
+                break;
             list[n++] = r;
+        }
         int rc = 0;
         while (rc == 0 && n-- > 0) {
             struct translate_in in = {.channel = list[n]->topic,

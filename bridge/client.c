@@ -131,10 +131,17 @@ static int make_room(struct client *c, size_t len) {
     size_t limit = c->b->cfg->client_buffer;
     if (client_pending(c) + len <= limit)
         return 0;
+    /* A socket bufferevent keeps the start of its output frozen outside its own write
+     * callback; thaw it for this one write, as that callback does. */
     struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
-    if (evbuffer_write(bufferevent_get_output(bev), bufferevent_getfd(bev)) < 0 &&
-        errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        log_debug("client: peer gone while writing (%s)", strerror(errno));
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evbuffer_unfreeze(out, 1);
+    errno = 0;
+    int n = evbuffer_write(out, bufferevent_getfd(bev));
+    int err = errno;
+    evbuffer_freeze(out, 1);
+    if (n < 0 && err != 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        log_debug("client: peer gone while writing (%s)", strerror(err));
         client_cut(c);
         return -1;
     }

@@ -242,7 +242,7 @@ static void serve_static(struct http *h, struct evhttp_request *req, const char 
     if (webroot_resolve(path, name, sizeof(name)) < 0 ||
         (size_t)snprintf(full, sizeof(full), "%s/%s", h->static_root, name) >= sizeof(full) ||
         realpath(full, real) == NULL || strncmp(real, h->static_root, root_len) != 0 ||
-        real[root_len] != '/' || (fd = open(real, O_RDONLY | O_CLOEXEC)) < 0 ||
+        real[root_len] != '/' || (fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 ||
         fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_MAX_FILE_SIZE) {
         if (fd >= 0)
             close(fd);
@@ -254,10 +254,9 @@ static void serve_static(struct http *h, struct evhttp_request *req, const char 
     evhttp_add_header(out, "Cache-Control", "no-cache");
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
     struct evbuffer *body = evbuffer_new();
-    if (st.st_size > 0)
-        evbuffer_add_file(body, fd, 0, st.st_size); /* takes the descriptor */
-    else
-        close(fd);
+    /* O_NONBLOCK kept a FIFO from blocking the open; S_ISREG kept it out. */
+    if (st.st_size == 0 || evbuffer_add_file(body, fd, 0, st.st_size) != 0)
+        close(fd); /* on success evbuffer_add_file owns the descriptor */
     evhttp_send_reply(req, 200, "OK", body);
     evbuffer_free(body);
 }

@@ -59,6 +59,7 @@ int publish_send(struct publish *p, const char *channel, const char *payload, si
     redisAsyncContext *ac = redis_conn_ctx(p->conn);
     if (ac == NULL)
         return -1;
-    redisAsyncCommand(ac, on_reply, p, "PUBLISH %s %b", channel, payload, len);
-    return 0;
+    return redisAsyncCommand(ac, on_reply, p, "PUBLISH %s %b", channel, payload, len) == REDIS_OK
+               ? 0
+               : -1;
 }

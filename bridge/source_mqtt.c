@@ -34,6 +34,7 @@ struct source_mqtt {
     struct backoff backoff;
     bool ever_up, failing_logged;
     bool session_resumed; /* the broker kept our session (CONNACK session present) */
+    bool disconnecting;   /* we asked for the disconnect (DISCONNECT with rc 0 is then ours) */
     unsigned long long reconnects;
     unsigned next_sub_id;
     char **wild; /* subscribed filters with + or #: matched against each message's topic */
@@ -195,7 +196,9 @@ static void connection_lost(struct source_mqtt *s, const char *why) {
     unwatch(s);
     /* libmosquitto closes its socket on the next connect; close it now so that the broker
      * sees us go and the descriptor does not linger. */
+    s->disconnecting = true;
     mosquitto_disconnect(s->mosq);
+    s->disconnecting = false;
     hub_foreach(s->b->hub, reset_topic, s);
     schedule_retry(s);
 }
@@ -242,7 +245,9 @@ static void sync_topic(void *arg, struct topic *t) {
 void source_mqtt_sync(struct source_mqtt *s, struct topic *t) {
     bool wanted = hub_topic_wanted(s->b->hub, t, bridge_now_ms(s->b));
     if (s->state != MQTT_UP) {
-        if (!wanted && t->state == UPSTREAM_NONE && t->pending == 0)
+        /* A filter the broker keeps in our persistent session is unsubscribed once we are
+         * back, or the broker would go on sending (and queueing) it for nobody. */
+        if (!wanted && t->state == UPSTREAM_NONE && t->pending == 0 && !t->broker_holds)
             remove_topic(s, t);
         return;
     }
@@ -250,6 +255,12 @@ void source_mqtt_sync(struct source_mqtt *s, struct topic *t) {
     int rc;
     switch (t->state) {
     case UPSTREAM_NONE: {
+        if (!wanted && t->broker_holds) {
+            rc = mosquitto_unsubscribe_v5(s->mosq, &t->mid, t->name, NULL);
+            if (rc == MOSQ_ERR_SUCCESS)
+                t->state = UPSTREAM_UNSUBSCRIBING;
+            break;
+        }
         if (!wanted) {
             if (t->pending == 0)
                 remove_topic(s, t);
@@ -315,6 +326,7 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int count, 
     if (t == NULL)
         return;
     t->state = UPSTREAM_SUBSCRIBED;
+    t->broker_holds = !s->b->cfg->mqtt_clean_session;
     if (count < 1 || granted[0] >= 0x80) {
         /* Refused (ACL, bad filter): stays "subscribed" so it is not retried in a loop. */
         log_error("mqtt: the broker refused the subscription to %s (reason %d)", t->name,
@@ -343,6 +355,7 @@ static void on_unsubscribe(struct mosquitto *mosq, void *arg, int mid,
     if (t == NULL)
         return;
     t->state = UPSTREAM_NONE;
+    t->broker_holds = false;
     log_debug("mqtt: unsubscribed from %s", t->name);
     if (has_wildcard(t->name))
         wild_remove(s, t->name);
@@ -380,7 +393,8 @@ static void on_disconnect(struct mosquitto *mosq, void *arg, int rc,
                           const mosquitto_property *props) {
     struct source_mqtt *s = arg;
     (void)mosq, (void)props;
-    if (rc != 0) /* 0: we asked for it */
+    /* rc 0 is also what an MQTT 5 broker's own DISCONNECT (reason 0) looks like. */
+    if (rc != 0 || !s->disconnecting)
         connection_lost(s, "disconnected by the broker or the network");
 }
 

@@ -97,6 +97,8 @@ struct topic {
     /* MQTT filters only. */
     unsigned sub_id;           /* MQTT 5 subscription identifier (0: none yet) */
     int mid;                   /* message id of the (UN)SUBSCRIBE in flight */
+    bool broker_holds;         /* subscribed in a persistent session: the broker keeps it across
+                                  disconnects until we UNSUBSCRIBE */
     struct retained *retained; /* newest first */
     size_t nretained;
 };

@@ -327,3 +327,35 @@ test('Redis restarting leaves the MQTT subscriptions alone', async (t) => {
   assert.deepEqual(cat.events.map((e) => e.data), ['1', '2']);
   assert.ok(!bridge.log.some((l) => /redis: subscribe sensors/.test(l)), 'an MQTT filter sent to Redis');
 });
+
+test('a live message too large to deliver does not replace the retained value', async (t) => {
+  const { broker, bridge } = await setup(t,
+    { extra: '[bridge]\nmax_message_size = 16KiB\nclient_buffer = 64KiB\n' });
+  await broker.pub('sensors/big/temperature', '{"value":7}', { retain: true });
+  const first = sseCat(t, `${bridge.url}/rooms/big`, { count: 1 });
+  assert.equal((await first.done()).code, 0);
+  const stay = sseCat(t, `${bridge.url}/rooms/big`, { count: 2 }); // keeps the filter subscribed
+  await stay.waitEvents(1);
+  await broker.pub('sensors/big/temperature', `{"value":"${'x'.repeat(100000)}"}`); // dropped
+  await waitFor(async () => (await bridge.metrics()).messages_dropped_total === 1, { what: 'the drop' });
+  const later = sseCat(t, `${bridge.url}/rooms/big`, { count: 1 });
+  assert.equal((await later.done()).code, 0, 'not cut off by a retained value past its buffer');
+  assert.deepEqual(later.events.map((e) => e.data), ['7']);
+  assert.equal((await bridge.metrics()).clients_slow_cut_total, 0);
+});
+
+test('a filter dropped while the broker was away is unsubscribed from the persistent session', async (t) => {
+  const broker = await startMosquitto(t);
+  const relay = await startRelay(t, broker.port);
+  const { bridge } = await setup(t, { broker, mqttUrl: `mqtt://127.0.0.1:${relay.port}` });
+  const cat = sseCat(t, `${bridge.url}/rooms/attic`);
+  await waitLog(bridge, subscribed('sensors/attic/temperature'));
+  relay.cut();
+  await waitFor(async () => (await (await fetch(`${bridge.url}/healthz`)).json()).mqtt === 'down',
+    { what: 'healthz to report MQTT down' });
+  await cat.stop(); // the last client goes while the broker is away
+  await waitFor(async () => (await bridge.metrics()).clients === 0, { what: 'the client gone' });
+  await new Promise((r) => setTimeout(r, 600)); // past the 200 ms linger and a sweep
+  relay.mend();
+  await waitLog(bridge, /mqtt: unsubscribed from sensors\/attic\/temperature/);
+});
