@@ -453,6 +453,12 @@ void bridge_send_retained(struct bridge *b, struct client *c) {
     }
 }
 
+/* End of the loop turn's callbacks: every client's frames of this turn leave together. */
+static void on_flush(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    client_flush_all(arg);
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
     struct bridge *b = arg;
     (void)fd, (void)what;
@@ -519,7 +525,7 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg) {
     b->routes = xcalloc(cfg->nroutes, sizeof(*b->routes));
     for (size_t i = 0; i < cfg->nroutes; i++)
         b->routes[i].cfg = &cfg->routes[i];
-    b->scratch = evbuffer_new();
+    b->flush_ev = event_new(base, -1, 0, on_flush, b);
     if (cfg->retry_ms > 0)
         b->retry_frame = sse_retry_frame(cfg->retry_ms);
     b->heartbeat_frame = sse_comment_frame("heartbeat");
@@ -630,6 +636,7 @@ void bridge_free(struct bridge *b) {
     b->mqtt = NULL;
     publish_free(b->publish);
     b->publish = NULL;
+    free_event(b->flush_ev);
     free_event(b->heartbeat_ev);
     free_event(b->sweep_ev);
     free_event(b->drain_ev);
@@ -639,7 +646,6 @@ void bridge_free(struct bridge *b) {
     msg_unref(b->heartbeat_frame);
     msg_unref(b->shutdown_frame);
     msg_unref(b->blank_frame);
-    evbuffer_free(b->scratch);
     hub_free(b->hub);
     free(b->routes);
     free(b);

@@ -6,16 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 
 #include "journal.h"
 #include "log.h"
 #include "sse.h"
 #include "xmalloc.h"
+
+#define FLUSH_IOV_MAX 64 /* frames sent straight by one writev; more go through the buffer */
 
 static void link_client(struct bridge *b, struct client *c) {
     c->next = b->clients;
@@ -37,8 +41,31 @@ static void leave_topics(struct client *c) {
     c->nsubs = 0;
 }
 
+static void dirty_unlink(struct client *c) {
+    if (!c->dirty)
+        return;
+    if (c->dirty_prev)
+        c->dirty_prev->dirty_next = c->dirty_next;
+    else
+        c->b->dirty = c->dirty_next;
+    if (c->dirty_next)
+        c->dirty_next->dirty_prev = c->dirty_prev;
+    c->dirty = false;
+    c->dirty_prev = c->dirty_next = NULL;
+}
+
+static void queue_drop(struct client *c) {
+    for (size_t i = 0; i < c->nqueue; i++)
+        msg_unref(c->queue[i]);
+    c->nqueue = 0;
+    c->queue_bytes = 0;
+}
+
 static void release(struct client *c) {
     struct bridge *b = c->b;
+    dirty_unlink(c);
+    queue_drop(c);
+    free(c->queue);
     leave_topics(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -72,7 +99,84 @@ static void on_complete(struct evhttp_request *req, void *arg) {
 }
 
 size_t client_pending(const struct client *c) {
-    return evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(c->evcon)));
+    return c->queue_bytes +
+           evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(c->evcon)));
+}
+
+static void unref_frame(const void *data, size_t len, void *extra) {
+    (void)data, (void)len;
+    msg_unref(extra);
+}
+
+/* Appends part [skip, len) of one piece of the chunk to out (by reference for a frame, a copy
+ * for the few framing bytes); returns what is left of skip for the next piece. */
+static size_t append_rest(struct evbuffer *out, const char *p, size_t len, size_t skip,
+                          struct msg *m) {
+    if (skip >= len)
+        return skip - len;
+    if (m != NULL)
+        evbuffer_add_reference(out, p + skip, len - skip, unref_frame, msg_ref(m));
+    else
+        evbuffer_add(out, p + skip, len - skip);
+    return 0;
+}
+
+/* Sends the frames queued this turn as one chunk (see the header). */
+static void flush(struct client *c) {
+    dirty_unlink(c);
+    if (c->nqueue == 0)
+        return;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+    struct evbuffer *out = bufferevent_get_output(bev);
+    bool chunked = c->req->chunked; /* evhttp chunks HTTP/1.1 responses without a length */
+    char head[24];
+    size_t hlen = chunked ? (size_t)snprintf(head, sizeof(head), "%zx\r\n", c->queue_bytes) : 0;
+    size_t done = 0; /* bytes of head, frames and tail that the kernel took */
+    if (evbuffer_get_length(out) == 0 && c->nqueue + 2 <= FLUSH_IOV_MAX) {
+        struct iovec iov[FLUSH_IOV_MAX];
+        int n = 0;
+        if (hlen > 0)
+            iov[n++] = (struct iovec){head, hlen};
+        for (size_t i = 0; i < c->nqueue; i++)
+            iov[n++] = (struct iovec){c->queue[i]->data, c->queue[i]->len};
+        if (chunked)
+            iov[n++] = (struct iovec){(void *)"\r\n", 2};
+        ssize_t w = writev(bufferevent_getfd(bev), iov, n);
+        if (w > 0)
+            done = (size_t)w;
+        /* An error is left to the bufferevent: it meets it on its own write and closes. */
+    }
+    size_t skip = append_rest(out, head, hlen, done, NULL);
+    for (size_t i = 0; i < c->nqueue; i++)
+        skip = append_rest(out, c->queue[i]->data, c->queue[i]->len, skip, c->queue[i]);
+    if (chunked)
+        append_rest(out, "\r\n", 2, skip, NULL);
+    queue_drop(c);
+}
+
+void client_flush_all(struct bridge *b) {
+    while (b->dirty)
+        flush(b->dirty); /* unlinks it */
+}
+
+/* Queues a reference to m for the end of the turn. */
+static void queue_frame(struct client *c, struct msg *m) {
+    if (c->nqueue == c->queue_cap) {
+        c->queue_cap = c->queue_cap ? 2 * c->queue_cap : 8;
+        c->queue = xrealloc(c->queue, c->queue_cap * sizeof(*c->queue));
+    }
+    c->queue[c->nqueue++] = msg_ref(m);
+    c->queue_bytes += m->len;
+    if (!c->dirty) {
+        struct bridge *b = c->b;
+        c->dirty = true;
+        c->dirty_prev = NULL;
+        c->dirty_next = b->dirty;
+        if (b->dirty)
+            b->dirty->dirty_prev = c;
+        b->dirty = c;
+        event_active(b->flush_ev, EV_TIMEOUT, 1);
+    }
 }
 
 struct client *client_open(struct bridge *b, struct evhttp_request *req, const struct route *r) {
@@ -131,6 +235,7 @@ static int make_room(struct client *c, size_t len) {
     size_t limit = c->b->cfg->client_buffer;
     if (client_pending(c) + len <= limit)
         return 0;
+    flush(c);
     /* A socket bufferevent keeps the start of its output frozen outside its own write
      * callback; thaw it for this one write, as that callback does. */
     struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
@@ -154,20 +259,14 @@ static int make_room(struct client *c, size_t len) {
     return -1;
 }
 
-static void unref_frame(const void *data, size_t len, void *extra) {
-    (void)data, (void)len;
-    msg_unref(extra);
-}
-
 int client_send(struct client *c, struct msg *m) {
     if (c->state != CLIENT_STREAMING)
         return 0;
     if (make_room(c, m->len) != 0)
         return -1;
-    /* The frame is referenced, not copied: every client's output points at the same bytes,
-     * and the last one written drops the last reference. evhttp adds the chunk framing. */
-    evbuffer_add_reference(c->b->scratch, m->data, m->len, unref_frame, msg_ref(m));
-    evhttp_send_reply_chunk(c->req, c->b->scratch);
+    /* The frame is referenced, not copied: every client points at the same bytes, and the
+     * last one written drops the last reference. */
+    queue_frame(c, m);
     c->b->metrics.events_out++;
     c->b->metrics.bytes_out += m->len;
     return 0;
@@ -180,9 +279,8 @@ static int send_parts(struct client *c, struct msg *a, struct msg *b) {
     size_t len = a->len + b->len;
     if (make_room(c, len) != 0)
         return -1;
-    evbuffer_add_reference(c->b->scratch, a->data, a->len, unref_frame, msg_ref(a));
-    evbuffer_add_reference(c->b->scratch, b->data, b->len, unref_frame, msg_ref(b));
-    evhttp_send_reply_chunk(c->req, c->b->scratch);
+    queue_frame(c, a);
+    queue_frame(c, b);
     c->b->metrics.events_out++;
     c->b->metrics.bytes_out += len;
     return 0;
@@ -335,6 +433,7 @@ int client_start_sync(struct client *c, const char *last_event_id) {
 void client_finish(struct client *c) {
     if (c->state != CLIENT_STREAMING)
         return;
+    flush(c); /* what it was sent goes before the end of the response */
     c->state = CLIENT_FINISHING;
     leave_topics(c);
     evhttp_request_set_on_complete_cb(c->req, on_complete, c);

@@ -57,13 +57,14 @@ struct bridge {
     unsigned long long message_seq;
 
     struct client *clients; /* every open SSE stream, for heartbeats and shutdown */
+    struct client *dirty;   /* clients with frames queued this loop turn */
+    struct event *flush_ev; /* activated by the first queued frame of a turn */
     size_t nclients;
 
     struct msg *retry_frame;     /* sent first on every stream; NULL when retry is 0 */
     struct msg *heartbeat_frame; /* ": heartbeat" comment */
     struct msg *shutdown_frame;  /* the close event sent on SIGTERM */
     struct msg *blank_frame;     /* "\n": ends an event body that carries no id */
-    struct evbuffer *scratch;    /* carries one frame reference into evhttp; always empty */
 
     struct event *heartbeat_ev, *sweep_ev, *drain_ev, *sigterm_ev, *sigint_ev;
     unsigned long long drain_deadline_ms;

@@ -1,7 +1,12 @@
 /* One SSE stream: an evhttp request answered with a chunked text/event-stream response that
- * never ends on its own. Frames are queued by reference (no copy) into the connection's
- * output buffer; a client whose unsent bytes would pass client_buffer is cut off (it
- * reconnects and, with a journal, replays), so memory per client stays bounded.
+ * never ends on its own. Frames are shared, never copied: a client queues a reference to each
+ * frame it is sent, and once per loop turn (the bridge's flush event) its queued frames leave
+ * as one chunk, in one writev straight to the socket when nothing waits before them; only
+ * what the kernel does not take goes to the connection's output buffer (by reference). So a
+ * client costs one system call per loop turn however many events it got, and nothing is
+ * allocated per event in the usual case. A client whose unsent bytes would pass
+ * client_buffer is cut off (it reconnects and, with a journal, replays), so memory per client
+ * stays bounded.
  *
  * Lifetime: client_open links the client into the bridge. It ends in exactly one of three
  * ways, each leaving the hub at once:
@@ -30,6 +35,10 @@ struct client {
     struct hub_sub **subs;
     size_t nsubs;
     enum client_state state;
+    struct msg **queue; /* frames for this loop turn, one reference each */
+    size_t nqueue, queue_cap, queue_bytes;
+    bool dirty; /* in the bridge's list of clients to flush at the end of the turn */
+    struct client *dirty_prev, *dirty_next;
     unsigned long long last_message; /* the bridge's message_seq it was last sent */
     struct client *prev, *next;      /* the bridge's list */
 };
@@ -58,6 +67,8 @@ int client_sync_done(struct client *c, struct hub_sub *s, struct stream_id pos);
 int client_send(struct client *c, struct msg *m);
 void client_finish(struct client *c);
 void client_cut(struct client *c);
+/* Sends every client's queued frames (the bridge's flush event, once per loop turn). */
+void client_flush_all(struct bridge *b);
 /* Bytes queued but not yet written to the socket. */
 size_t client_pending(const struct client *c);
 /* Frees a client whose connection evhttp has already freed (at exit). */
