@@ -9,7 +9,7 @@ echo "lint: clang-format on ${#sources[@]} files"
 clang-format --dry-run --Werror "${sources[@]}"
 echo "lint: cppcheck"
 cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 --enable=warning,performance,portability \
-    --suppress=missingIncludeSystem -I include bridge tools
+    --suppress=missingIncludeSystem -I include bridge tools bench
 checks='-*,clang-analyzer-*,-clang-analyzer-security.insecureAPI.*,-clang-analyzer-valist.Uninitialized'
 checks+=',bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier'
 checks+=',-bugprone-narrowing-conversions,-bugprone-assignment-in-if-condition,-bugprone-macro-parentheses'
@@ -18,7 +18,7 @@ checks+=',-bugprone-not-null-terminated-result'
 build=${1:-build}
 if command -v clang-tidy >/dev/null 2>&1 && [ -f "$build/compile_commands.json" ]; then
     echo "lint: clang-tidy"
-    out=$(clang-tidy --quiet -p "$build" --checks="$checks" bridge/*.c tools/*.c 2>/dev/null || true)
+    out=$(clang-tidy --quiet -p "$build" --checks="$checks" bridge/*.c tools/*.c bench/*.c 2>/dev/null || true)
     if grep -qE '(warning|error):' <<<"$out"; then
         echo "$out"
         exit 1
