@@ -193,6 +193,12 @@ struct client *client_open(struct bridge *b, struct evhttp_request *req, const s
      * (EventSource always opens a new one), and closing lets a shutdown see it flushed. */
     evhttp_add_header(h, "Connection", "close");
     evhttp_send_reply_start(req, 200, "OK");
+    /* The head is written and the request was read: keep only what evhttp still looks at
+     * when the response ends (Connection: close). A browser sends a dozen headers, each an
+     * allocation or three, held for the life of the stream otherwise. */
+    evhttp_clear_headers(evhttp_request_get_input_headers(req));
+    evhttp_clear_headers(h);
+    evhttp_add_header(h, "Connection", "close");
 
     struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
     /* evhttp arms a 50 s read timeout on every connection; a stream reads nothing after its
