@@ -152,6 +152,11 @@ static void flush(struct client *c) {
     if (chunked)
         append_rest(out, "\r\n", 2, skip, NULL);
     queue_drop(c);
+    if (c->queue_cap > FLUSH_IOV_MAX) { /* a replay page's worth: not kept for the stream's life */
+        free(c->queue);
+        c->queue = NULL;
+        c->queue_cap = 0;
+    }
 }
 
 void client_flush_all(struct bridge *b) {
@@ -161,8 +166,8 @@ void client_flush_all(struct bridge *b) {
 
 /* Queues a reference to m for the end of the turn. */
 static void queue_frame(struct client *c, struct msg *m) {
-    if (c->nqueue == c->queue_cap) {
-        c->queue_cap = c->queue_cap ? 2 * c->queue_cap : 8;
+    if (c->queue == NULL || c->nqueue == c->queue_cap) {
+        c->queue_cap = c->queue != NULL ? 2 * c->queue_cap : 8;
         c->queue = xrealloc(c->queue, c->queue_cap * sizeof(*c->queue));
     }
     c->queue[c->nqueue++] = msg_ref(m);
@@ -192,11 +197,13 @@ struct client *client_open(struct bridge *b, struct evhttp_request *req, const s
     /* A finished stream is not followed by another request on the same connection
      * (EventSource always opens a new one), and closing lets a shutdown see it flushed. */
     evhttp_add_header(h, "Connection", "close");
-    evhttp_send_reply_start(req, 200, "OK");
-    /* The head is written and the request was read: keep only what evhttp still looks at
-     * when the response ends (Connection: close). A browser sends a dozen headers, each an
+    /* The request was read (Last-Event-ID and CORS are done): its headers go now, before the
+     * head is made, or an HTTP/1.0 "Connection: keep-alive" would make evhttp add a
+     * keep-alive and a zero length to it. A browser sends a dozen headers, each an
      * allocation or three, held for the life of the stream otherwise. */
     evhttp_clear_headers(evhttp_request_get_input_headers(req));
+    evhttp_send_reply_start(req, 200, "OK");
+    /* The head is written: keep only what evhttp still reads when the response ends. */
     evhttp_clear_headers(h);
     evhttp_add_header(h, "Connection", "close");
 

@@ -130,3 +130,16 @@ test('a malformed request line gets 400 and does not disturb streams', async (t)
   await pub.publish('orders.9', 'ok');
   assert.equal((await cat.done()).code, 0);
 });
+
+test('HTTP/1.0 with Connection: keep-alive still gets a stream head: no length, Connection: close', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis });
+  // The stream never ends by itself: read for a moment, then look at what came.
+  const raw = await rawRequest(bridge.port,
+    'GET /events/old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', { timeout: 800 });
+  const [head, body] = raw.split('\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.[01] 200 /);
+  assert.match(head, /\r\nConnection: close/i);
+  assert.doesNotMatch(head, /content-length|keep-alive/i);
+  assert.match(body, /^retry: \d+\n\n/, 'the stream follows the head, unchunked');
+});
