@@ -54,13 +54,13 @@ export async function waitFor(condition, { timeout = 10000, interval = 20, what 
   }
 }
 
+// `exited` resolves on 'close', not 'exit': 'exit' can come before the last of the child's
+// stdout has been read, and a test would then look at events not parsed yet.
 function track(child) {
   children.add(child);
   child.exited = new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
+    child.once('exit', () => children.delete(child));
+    child.once('close', (code, signal) => resolve({ code, signal }));
   });
   return child;
 }
