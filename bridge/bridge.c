@@ -292,40 +292,43 @@ void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry 
 
 /* Translates and encodes a live message once per feed (route) of t and queues the frame to
  * every subscriber of that feed. `retained_only`: only routes that want retained messages. */
+/* A live message as route r's complete SSE frame: text policy, the JSON parse shared by all
+ * routes of the message (payload_json), translation, encoding. NULL: r rejects the payload. */
+static struct msg *live_frame(struct bridge *b, const struct route_cfg *r,
+                              const struct translate_in *msg, struct text_payload *tp,
+                              json_t **json, bool *parsed, bool *closing) {
+    struct translate_in tmp;
+    const struct translate_in *text = as_text(b, r, msg, &tmp, tp);
+    if (text == NULL)
+        return NULL;
+    struct translate_in use = *text;
+    if (text == msg && translate_needs_json(&r->rules))
+        use.json = payload_json(b, msg, json, parsed);
+    struct translate_out out;
+    translate(&r->rules, &use, &out);
+    if (route_is_journalled(r))
+        out.f.id = NULL; /* not from the journal: no position to resume from */
+    struct msg *frame = sse_frame(&out.f);
+    *closing = is_close_event(b, &out.f);
+    translate_out_clear(&out);
+    return frame;
+}
+
+/* Translates and encodes a live message once per feed (route) of t and queues the frame to
+ * every subscriber of that feed. `retained_only`: only routes that want retained messages. */
 static void fan_out(struct bridge *b, struct topic *t, const struct translate_in *msg,
                     bool retained_only) {
-    struct translate_in in = *msg;
+    json_t *json = NULL;
     bool parsed = false;
     struct text_payload tp = {-1, NULL, 0};
     for (struct feed *f = t->feeds; f; f = f->next) {
-        if (f->subs == NULL)
-            continue;
         const struct route *r = f->key;
-        if (retained_only && !r->cfg->retained)
+        if (f->subs == NULL || (retained_only && !r->cfg->retained))
             continue;
-        struct translate_in tmp;
-        const struct translate_in *text = as_text(b, r->cfg, msg, &tmp, &tp);
-        if (text == NULL)
+        bool closing;
+        struct msg *frame = live_frame(b, r->cfg, msg, &tp, &json, &parsed, &closing);
+        if (frame == NULL)
             continue; /* a binary payload this route rejects */
-        if (!parsed && tp.b64 == NULL && translate_needs_json(&r->cfg->rules)) {
-            parsed = true;
-            /* \u0000 is valid JSON: allowed here, and the encoder keeps NUL out of names and ids.
-             */
-            in.json = json_loadb(msg->payload, msg->payload_len, JSON_ALLOW_NUL, NULL);
-            if (in.json != NULL && !json_is_object(in.json)) {
-                json_decref(in.json);
-                in.json = NULL;
-            }
-            if (in.json == NULL)
-                b->metrics.messages_non_json++;
-        }
-        struct translate_in use = *text;
-        use.json = text == msg ? in.json : NULL;
-        struct translate_out out;
-        translate(&r->cfg->rules, &use, &out);
-        struct msg *frame = sse_frame(&out.f);
-        bool closing = is_close_event(b, &out.f);
-        translate_out_clear(&out);
         for (struct hub_sub *s = f->subs, *next; s; s = next) {
             next = s->next; /* a client cut off below leaves the list */
             struct client *c = s->client;
@@ -337,18 +340,24 @@ static void fan_out(struct bridge *b, struct topic *t, const struct translate_in
         }
         msg_unref(frame);
     }
-    json_decref(in.json);
+    json_decref(json);
     free(tp.b64);
+}
+
+/* Counts and logs a message over max_message_size; true when it must be dropped. */
+static bool too_large(struct bridge *b, const struct topic *t, size_t len) {
+    if (len <= b->cfg->max_message_size)
+        return false;
+    b->metrics.messages_dropped++;
+    log_warn("deliver: dropped a %zu-byte message on %s (max_message_size %zu)", len, t->name,
+             b->cfg->max_message_size);
+    return true;
 }
 
 /* One message for topic t: journalled (then delivered with its entry id), or fanned out. */
 static void deliver_topic(struct bridge *b, struct topic *t, const struct translate_in *in) {
-    if (in->payload_len > b->cfg->max_message_size) {
-        b->metrics.messages_dropped++;
-        log_warn("deliver: dropped a %zu-byte message on %s (max_message_size %zu)",
-                 in->payload_len, t->name, b->cfg->max_message_size);
+    if (too_large(b, t, in->payload_len))
         return;
-    }
     /* Journalled topics are written even with no client (during their linger), so that a
      * browser coming back finds what it missed. */
     if (t->journal_key != NULL && b->journal != NULL) {
@@ -377,14 +386,11 @@ void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject,
 
 void bridge_deliver_mqtt(struct bridge *b, struct topic *t, const struct translate_in *in,
                          bool retained) {
-    if (!retained) {
-        if (in->payload_len <= b->cfg->max_message_size) /* too large: dropped, not kept */
-            hub_retain_refresh(t, in->channel, in->channel_len, in->payload, in->payload_len);
-        deliver_topic(b, t, in);
+    if (too_large(b, t, in->payload_len)) /* dropped, and never kept as a retained value */
         return;
-    }
-    if (in->payload_len > b->cfg->max_message_size) {
-        b->metrics.messages_dropped++;
+    if (!retained) {
+        hub_retain_refresh(t, in->channel, in->channel_len, in->payload, in->payload_len);
+        deliver_topic(b, t, in);
         return;
     }
     /* Sent by the broker because the bridge (re)subscribed: kept for clients that join later;
@@ -419,33 +425,16 @@ void bridge_send_retained(struct bridge *b, struct client *c) {
                                       .channel_len = list[n]->topic_len,
                                       .payload = list[n]->payload,
                                       .payload_len = list[n]->payload_len};
-            struct translate_in tmp;
             struct text_payload tp = {-1, NULL, 0};
-            const struct translate_in *text = as_text(b, c->route->cfg, &in, &tmp, &tp);
-            if (text == NULL)
-                continue;
-            struct translate_in use = *text;
             json_t *json = NULL;
-            if (tp.b64 == NULL && translate_needs_json(&c->route->cfg->rules)) {
-                json = json_loadb(in.payload, in.payload_len, JSON_ALLOW_NUL, NULL);
-                if (json != NULL && !json_is_object(json)) {
-                    json_decref(json);
-                    json = NULL;
-                }
-            }
-            use.json = json;
-            struct translate_out out;
-            translate(&c->route->cfg->rules, &use, &out);
-            if (route_is_journalled(c->route->cfg))
-                out.f.id = NULL; /* not journalled: no position to resume from */
-            struct msg *frame = sse_frame(&out.f);
-            translate_out_clear(&out);
+            bool parsed = false, closing;
+            struct msg *frame = live_frame(b, c->route->cfg, &in, &tp, &json, &parsed, &closing);
             json_decref(json);
             free(tp.b64);
+            if (frame == NULL)
+                continue;
             rc = client_send(c, frame);
             msg_unref(frame);
-            if (rc != 0)
-                break;
         }
         free(list);
         if (rc != 0)
