@@ -1,5 +1,7 @@
 #include "bridge.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,6 +517,7 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg) {
     for (size_t i = 0; i < cfg->nroutes; i++)
         b->routes[i].cfg = &cfg->routes[i];
     b->flush_ev = event_new(base, -1, 0, on_flush, b);
+    b->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (cfg->retry_ms > 0)
         b->retry_frame = sse_retry_frame(cfg->retry_ms);
     b->heartbeat_frame = sse_comment_frame("heartbeat");
@@ -551,6 +554,10 @@ int bridge_start(struct bridge *b) {
     const char *err = redis_url_parse(b->cfg->redis_url, &addr);
     if (err) {
         log_error("redis URL %s: %s", b->cfg->redis_url, err);
+        return -1;
+    }
+    if (b->null_fd < 0) {
+        log_error("cannot open /dev/null (needed to take sockets over from evhttp)");
         return -1;
     }
     b->http = http_new(b);
@@ -626,6 +633,8 @@ void bridge_free(struct bridge *b) {
     publish_free(b->publish);
     b->publish = NULL;
     free_event(b->flush_ev);
+    if (b->null_fd >= 0)
+        close(b->null_fd);
     free_event(b->heartbeat_ev);
     free_event(b->sweep_ev);
     free_event(b->drain_ev);

@@ -1,12 +1,14 @@
 #include "client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -61,12 +63,28 @@ static void queue_drop(struct client *c) {
     c->queue_bytes = 0;
 }
 
+/* Closes the socket the client owns (nothing while evhttp still has it). */
+static void close_socket(struct client *c) {
+    if (c->io != NULL)
+        event_free(c->io);
+    c->io = NULL;
+    if (c->out != NULL)
+        evbuffer_free(c->out); /* drops its references to frames */
+    c->out = NULL;
+    if (c->fd >= 0) {
+        shutdown(c->fd, SHUT_WR);
+        close(c->fd);
+    }
+    c->fd = -1;
+}
+
 static void release(struct client *c) {
     struct bridge *b = c->b;
     dirty_unlink(c);
     queue_drop(c);
     free(c->queue);
     leave_topics(c);
+    close_socket(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -80,6 +98,7 @@ static void release(struct client *c) {
         event_base_loopexit(b->base, NULL);
 }
 
+/* evhttp's close callback, for a peer that leaves before the client owns its socket. */
 static void on_close(struct evhttp_connection *evcon, void *arg) {
     struct client *c = arg;
     (void)evcon;
@@ -90,17 +109,124 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
     release(c);
 }
 
-static void on_complete(struct evhttp_request *req, void *arg) {
-    struct client *c = arg;
-    (void)req;
-    /* The connection closes right after this (Connection: close); it must not call us. */
-    evhttp_connection_set_closecb(c->evcon, NULL, NULL);
-    release(c);
+size_t client_pending(const struct client *c) {
+    size_t n = c->queue_bytes + (c->out != NULL ? evbuffer_get_length(c->out) : 0);
+    if (c->evcon != NULL)
+        n += evbuffer_get_length(
+            bufferevent_get_output(evhttp_connection_get_bufferevent(c->evcon)));
+    return n;
 }
 
-size_t client_pending(const struct client *c) {
-    return c->queue_bytes +
-           evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(c->evcon)));
+static bool would_block(int err) {
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+/* Reads always (to see the peer leave), writes only while bytes wait, with the write timeout
+ * then: a peer that takes no byte for that long is stuck or gone. */
+static void watch(struct client *c, bool writing) {
+    if (c->io != NULL && c->writing == writing)
+        return;
+    short what = EV_READ | EV_PERSIST | (writing ? EV_WRITE : 0);
+    if (c->io == NULL) {
+        c->io = event_new(c->b->base, c->fd, what, on_io, c);
+    } else {
+        event_del(c->io);
+        event_assign(c->io, c->b->base, c->fd, what, on_io, c);
+    }
+    unsigned ms = c->b->cfg->client_write_timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(c->io, writing && ms > 0 ? &tv : NULL);
+    c->writing = writing;
+}
+
+/* Hands the kernel what waits in c->out, then watches for room if some is left. A finished
+ * stream is closed once everything is out. Returns 0, or -1 when c is gone (released). */
+static int send_out(struct client *c, bool try_write) {
+    while (try_write && c->out != NULL && evbuffer_get_length(c->out) > 0) {
+        errno = 0;
+        int n = evbuffer_write(c->out, c->fd);
+        if (n > 0)
+            continue;
+        if (n < 0 && !would_block(errno)) {
+            log_debug("client: peer gone while writing (%s)", strerror(errno));
+            release(c);
+            return -1;
+        }
+        break;
+    }
+    if (c->out != NULL && evbuffer_get_length(c->out) == 0) {
+        evbuffer_free(c->out); /* an idle stream keeps no buffer */
+        c->out = NULL;
+    }
+    if (c->out == NULL && c->state == CLIENT_FINISHING) {
+        release(c);
+        return -1;
+    }
+    watch(c, c->out != NULL);
+    return 0;
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg) {
+    struct client *c = arg;
+    if (what & EV_TIMEOUT) {
+        c->b->metrics.clients_slow_cut++;
+        log_warn("client: cut off a client that took no byte for %u ms",
+                 c->b->cfg->client_write_timeout_ms);
+        release(c);
+        return;
+    }
+    if (what & EV_READ) {
+        /* A stream's request is read; what a peer sends after it is dropped. EOF or an error
+         * is the peer leaving. */
+        char buf[512];
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n == 0 || (n < 0 && !would_block(errno))) {
+            release(c);
+            return;
+        }
+    }
+    if (what & EV_WRITE)
+        send_out(c, true);
+}
+
+/* Takes the socket from evhttp once the head is made: evhttp's per-connection state (a
+ * bufferevent, four evbuffers, the connection and request, about 2 KiB) is freed, and the
+ * stream costs the client struct, one event and its subscriptions. libevent 2.1 has no call
+ * to hand a connection's socket over, so: a duplicate of the socket is kept, the
+ * bufferevent's events leave epoll while the number still names the socket, that number is
+ * pointed at /dev/null (evhttp shuts down and closes the number it knows when freed), and the
+ * connection is freed. Whatever of the head evhttp has not written moves to c->out, in
+ * order. Returns 0, or -1 when the client was cut off (released). */
+static int detach(struct client *c) {
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) {
+        log_warn("client: cannot take over a stream's socket: %s", strerror(errno));
+        client_cut(c);
+        return -1;
+    }
+    bufferevent_disable(bev, EV_READ | EV_WRITE);
+    if (dup2(c->b->null_fd, fd) < 0) {
+        log_warn("client: cannot take over a stream's socket: %s", strerror(errno));
+        close(own);
+        client_cut(c);
+        return -1;
+    }
+    struct evbuffer *head = bufferevent_get_output(bev);
+    if (evbuffer_get_length(head) > 0) {
+        evbuffer_unfreeze(head, 1); /* a socket bufferevent freezes its output's start */
+        c->out = evbuffer_new();
+        evbuffer_add_buffer(c->out, head);
+    }
+    evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+    evhttp_connection_free(c->evcon); /* frees the request too: it is still attached */
+    c->evcon = NULL;
+    c->req = NULL;
+    c->fd = own;
+    return 0;
 }
 
 static void unref_frame(const void *data, size_t len, void *extra) {
@@ -121,47 +247,71 @@ static size_t append_rest(struct evbuffer *out, const char *p, size_t len, size_
     return 0;
 }
 
-/* Sends the frames queued this turn as one chunk (see the header). */
-static void flush(struct client *c) {
+/* Sends the frames queued this turn as one chunk (see the header). Returns 0, or -1 when c is
+ * gone (released). */
+static int flush(struct client *c) {
     dirty_unlink(c);
+    if (c->fd < 0 && detach(c) != 0)
+        return -1;
     if (c->nqueue == 0)
-        return;
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
-    struct evbuffer *out = bufferevent_get_output(bev);
-    bool chunked = c->req->chunked; /* evhttp chunks HTTP/1.1 responses without a length */
+        return send_out(c, c->out != NULL);
     char head[24];
-    size_t hlen = chunked ? (size_t)snprintf(head, sizeof(head), "%zx\r\n", c->queue_bytes) : 0;
-    size_t done = 0; /* bytes of head, frames and tail that the kernel took */
-    if (evbuffer_get_length(out) == 0 && c->nqueue + 2 <= FLUSH_IOV_MAX) {
+    size_t hlen = c->chunked ? (size_t)snprintf(head, sizeof(head), "%zx\r\n", c->queue_bytes) : 0;
+    size_t total = hlen + c->queue_bytes + (c->chunked ? 2 : 0);
+    size_t done = 0;               /* bytes of head, frames and tail that the kernel took */
+    bool waiting = c->out != NULL; /* bytes from before go first */
+    if (!waiting && c->nqueue + 2 <= FLUSH_IOV_MAX) {
         struct iovec iov[FLUSH_IOV_MAX];
         int n = 0;
         if (hlen > 0)
             iov[n++] = (struct iovec){head, hlen};
         for (size_t i = 0; i < c->nqueue; i++)
             iov[n++] = (struct iovec){c->queue[i]->data, c->queue[i]->len};
-        if (chunked)
+        if (c->chunked)
             iov[n++] = (struct iovec){(void *)"\r\n", 2};
-        ssize_t w = writev(bufferevent_getfd(bev), iov, n);
-        if (w > 0)
-            done = (size_t)w;
-        /* An error is left to the bufferevent: it meets it on its own write and closes. */
+        ssize_t w = writev(c->fd, iov, n);
+        if (w < 0 && !would_block(errno)) {
+            log_debug("client: peer gone while writing (%s)", strerror(errno));
+            release(c);
+            return -1;
+        }
+        done = w > 0 ? (size_t)w : 0;
     }
-    size_t skip = append_rest(out, head, hlen, done, NULL);
-    for (size_t i = 0; i < c->nqueue; i++)
-        skip = append_rest(out, c->queue[i]->data, c->queue[i]->len, skip, c->queue[i]);
-    if (chunked)
-        append_rest(out, "\r\n", 2, skip, NULL);
+    if (done < total) {
+        if (c->out == NULL)
+            c->out = evbuffer_new();
+        size_t skip = append_rest(c->out, head, hlen, done, NULL);
+        for (size_t i = 0; i < c->nqueue; i++)
+            skip = append_rest(c->out, c->queue[i]->data, c->queue[i]->len, skip, c->queue[i]);
+        if (c->chunked)
+            append_rest(c->out, "\r\n", 2, skip, NULL);
+    }
     queue_drop(c);
     if (c->queue_cap > FLUSH_IOV_MAX) { /* a replay page's worth: not kept for the stream's life */
         free(c->queue);
         c->queue = NULL;
         c->queue_cap = 0;
     }
+    /* A writev that the kernel cut short says the socket is full: no second try now. */
+    return send_out(c, waiting);
 }
 
 void client_flush_all(struct bridge *b) {
     while (b->dirty)
         flush(b->dirty); /* unlinks it */
+}
+
+static void mark_dirty(struct client *c) {
+    if (c->dirty)
+        return;
+    struct bridge *b = c->b;
+    c->dirty = true;
+    c->dirty_prev = NULL;
+    c->dirty_next = b->dirty;
+    if (b->dirty)
+        b->dirty->dirty_prev = c;
+    b->dirty = c;
+    event_active(b->flush_ev, EV_TIMEOUT, 1);
 }
 
 /* Queues a reference to m for the end of the turn. */
@@ -172,16 +322,7 @@ static void queue_frame(struct client *c, struct msg *m) {
     }
     c->queue[c->nqueue++] = msg_ref(m);
     c->queue_bytes += m->len;
-    if (!c->dirty) {
-        struct bridge *b = c->b;
-        c->dirty = true;
-        c->dirty_prev = NULL;
-        c->dirty_next = b->dirty;
-        if (b->dirty)
-            b->dirty->dirty_prev = c;
-        b->dirty = c;
-        event_active(b->flush_ev, EV_TIMEOUT, 1);
-    }
+    mark_dirty(c);
 }
 
 struct client *client_open(struct bridge *b, struct evhttp_request *req, const struct route *r) {
@@ -207,17 +348,14 @@ struct client *client_open(struct bridge *b, struct evhttp_request *req, const s
     evhttp_clear_headers(h);
     evhttp_add_header(h, "Connection", "close");
 
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
-    /* evhttp arms a 50 s read timeout on every connection; a stream reads nothing after its
-     * request, so only the write side is timed: a peer that accepts no byte for that long is
-     * gone or stuck. */
-    struct timeval wtv = {b->cfg->client_write_timeout_ms / 1000,
-                          (b->cfg->client_write_timeout_ms % 1000) * 1000};
-    bufferevent_set_timeouts(bev, NULL, b->cfg->client_write_timeout_ms ? &wtv : NULL);
+    c->chunked = req->chunked; /* evhttp chunks HTTP/1.1 responses without a length */
+    c->fd = -1;                /* evhttp's until the end of this loop turn (flush) */
     int one = 1;
-    setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(bufferevent_getfd(evhttp_connection_get_bufferevent(c->evcon)), IPPROTO_TCP,
+               TCP_NODELAY, &one, sizeof(one));
     evhttp_connection_set_closecb(c->evcon, on_close, c);
     link_client(b, c);
+    mark_dirty(c); /* the socket is taken over at the end of the turn, frames or not */
     b->metrics.clients_total++;
     if (b->retry_frame && client_send(c, b->retry_frame) != 0)
         return NULL; /* a client_buffer smaller than one frame: cut at once */
@@ -241,28 +379,15 @@ void client_subscribe(struct client *c, enum topic_kind kind, const char *name) 
 }
 
 /* Makes room for len more bytes in the client's output, or cuts the client. Output is only
- * written when the loop comes back to the socket, so a burst read from Redis in one turn can
- * fill the buffer of a client that reads at full speed; before calling such a client slow,
- * hand the kernel what it will take now. A peer whose socket fails is gone, not slow. */
+ * written at the end of the loop turn, so a burst read from Redis in one turn can fill the
+ * buffer of a client that reads at full speed; before calling such a client slow, hand the
+ * kernel what it will take now. A peer whose socket fails is gone, not slow. */
 static int make_room(struct client *c, size_t len) {
     size_t limit = c->b->cfg->client_buffer;
     if (client_pending(c) + len <= limit)
         return 0;
-    flush(c);
-    /* A socket bufferevent keeps the start of its output frozen outside its own write
-     * callback; thaw it for this one write, as that callback does. */
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
-    struct evbuffer *out = bufferevent_get_output(bev);
-    evbuffer_unfreeze(out, 1);
-    errno = 0;
-    int n = evbuffer_write(out, bufferevent_getfd(bev));
-    int err = errno;
-    evbuffer_freeze(out, 1);
-    if (n < 0 && err != 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
-        log_debug("client: peer gone while writing (%s)", strerror(err));
-        client_cut(c);
-        return -1;
-    }
+    if (flush(c) != 0)
+        return -1; /* gone */
     if (client_pending(c) + len <= limit)
         return 0;
     c->b->metrics.clients_slow_cut++;
@@ -446,18 +571,25 @@ int client_start_sync(struct client *c, const char *last_event_id) {
 void client_finish(struct client *c) {
     if (c->state != CLIENT_STREAMING)
         return;
-    flush(c); /* what it was sent goes before the end of the response */
+    if (flush(c) != 0) /* what it was sent goes before the end of the response */
+        return;
     c->state = CLIENT_FINISHING;
     leave_topics(c);
-    evhttp_request_set_on_complete_cb(c->req, on_complete, c);
-    evhttp_send_reply_end(c->req);
+    if (c->chunked) {
+        if (c->out == NULL)
+            c->out = evbuffer_new();
+        evbuffer_add(c->out, "0\r\n\r\n", 5);
+    }
+    send_out(c, true); /* closes the connection once all is written */
 }
 
 void client_cut(struct client *c) {
     struct evhttp_connection *evcon = c->evcon;
-    evhttp_connection_set_closecb(evcon, NULL, NULL);
-    release(c);
-    evhttp_connection_free(evcon); /* frees the request too: it is still attached */
+    if (evcon != NULL)
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    release(c); /* closes the socket if the client owns it */
+    if (evcon != NULL)
+        evhttp_connection_free(evcon); /* frees the request too: it is still attached */
 }
 
 void client_forget(struct client *c) {

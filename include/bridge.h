@@ -60,6 +60,7 @@ struct bridge {
     struct client *dirty;   /* clients with frames queued this loop turn */
     struct event *flush_ev; /* activated by the first queued frame of a turn */
     size_t nclients;
+    int null_fd; /* /dev/null, for clients taking sockets over from evhttp (client.c) */
 
     struct msg *retry_frame;     /* sent first on every stream; NULL when retry is 0 */
     struct msg *heartbeat_frame; /* ": heartbeat" comment */

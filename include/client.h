@@ -1,16 +1,20 @@
 /* One SSE stream: an evhttp request answered with a chunked text/event-stream response that
- * never ends on its own. Frames are shared, never copied: a client queues a reference to each
- * frame it is sent, and once per loop turn (the bridge's flush event) its queued frames leave
- * as one chunk, in one writev straight to the socket when nothing waits before them; only
- * what the kernel does not take goes to the connection's output buffer (by reference). So a
- * client costs one system call per loop turn however many events it got, and nothing is
- * allocated per event in the usual case. A client whose unsent bytes would pass
- * client_buffer is cut off (it reconnects and, with a journal, replays), so memory per client
- * stays bounded.
+ * never ends on its own. evhttp reads the request and makes the response head; at the end of
+ * that loop turn the client takes the socket over and evhttp's per-connection state is freed
+ * (see detach in client.c), so an idle stream costs this struct, one event and its
+ * subscriptions. Frames are shared, never copied: a client queues a reference to each frame
+ * it is sent, and once per loop turn (the bridge's flush event) its queued frames leave as
+ * one chunk, in one writev straight to the socket when nothing waits before them; only what
+ * the kernel does not take goes to an output buffer (by reference), made for the occasion
+ * and freed once empty. So a client costs one system call per loop turn however many events
+ * it got, and nothing is allocated per event in the usual case. A client whose unsent bytes
+ * would pass client_buffer, or that takes no byte for client_write_timeout, is cut off (it
+ * reconnects and, with a journal, replays), so memory per client stays bounded.
  *
  * Lifetime: client_open links the client into the bridge. It ends in exactly one of three
  * ways, each leaving the hub at once:
- *   - the peer goes away (evhttp's close callback): freed then;
+ *   - the peer goes away (EOF or error on its socket, or evhttp's close callback before the
+ *     takeover): freed then;
  *   - client_cut (slow client): the connection is dropped, freed now;
  *   - client_finish (close event, shutdown): the response is ended and the client is freed
  *     once the last bytes are written (or the peer leaves first).
@@ -29,8 +33,13 @@ enum client_state { CLIENT_STREAMING, CLIENT_FINISHING };
 
 struct client {
     struct bridge *b;
-    struct evhttp_request *req;
-    struct evhttp_connection *evcon;
+    struct evhttp_request *req;      /* until the takeover; NULL after */
+    struct evhttp_connection *evcon; /* until the takeover; NULL after */
+    int fd;                          /* the socket once taken over; -1 before */
+    bool chunked;                    /* HTTP/1.1: the body goes in chunks */
+    bool writing;                    /* io watches for room to write */
+    struct event *io;                /* the socket's event once taken over */
+    struct evbuffer *out;            /* bytes the kernel did not take yet; NULL when none */
     const struct route *route;
     struct hub_sub **subs;
     size_t nsubs;
@@ -71,7 +80,7 @@ void client_cut(struct client *c);
 void client_flush_all(struct bridge *b);
 /* Bytes queued but not yet written to the socket. */
 size_t client_pending(const struct client *c);
-/* Frees a client whose connection evhttp has already freed (at exit). */
+/* Frees a client at exit (its socket, if it owns one, is closed). */
 void client_forget(struct client *c);
 
 #endif

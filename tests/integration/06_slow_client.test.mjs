@@ -10,6 +10,17 @@ function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 }
 
+// A client that sends its request, then never reads a byte (until resume()); `closed` says
+// when its connection has ended.
+function stuckClient(t, port, path) {
+  const sock = connect(port, '127.0.0.1');
+  sock.on('error', () => {});
+  sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
+  sock.pause();
+  t.after(() => sock.destroy());
+  return sock;
+}
+
 test('slow client cut off while others keep receiving', async (t) => {
   const redis = await startRedis(t);
   const bridge = await startBridge(t, { redis, config: '[bridge]\nclient_buffer = 4MiB\n' });
@@ -19,14 +30,7 @@ test('slow client cut off while others keep receiving', async (t) => {
   const good = sseCat(t, `${bridge.url}/events/bulk`, { n: 2, count: N, timeout: 60 });
   await good.waitOpen();
 
-  // The slow client: sends its request, then never reads a byte.
-  const slow = connect(bridge.port, '127.0.0.1');
-  let slowClosed = false;
-  slow.on('close', () => { slowClosed = true; });
-  slow.on('error', () => {});
-  slow.write(`GET /events/bulk HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
-  slow.pause();
-  t.after(() => slow.destroy());
+  const slow = stuckClient(t, bridge.port, '/events/bulk');
   await waitFor(async () => (await bridge.metrics()).clients === 3, { what: '3 clients' });
   await waitSubscribed(pub, 'bulk', 1);
   const rssBefore = rssKiB(bridge.child.pid);
@@ -44,11 +48,42 @@ test('slow client cut off while others keep receiving', async (t) => {
   const m = await bridge.metrics();
   assert.equal(m.clients_slow_cut_total, 1, 'exactly the slow client was cut');
   slow.resume(); // read what the kernel holds, then see the connection end
-  await waitFor(() => slowClosed, { what: 'slow connection closed by the bridge' });
+  await waitFor(() => slow.closed, { what: 'slow connection closed by the bridge' });
   // 19 MB went through; the bridge held at most ~client_buffer per client at any time.
   // (AddressSanitizer's quarantine keeps freed memory resident, so RSS says nothing there.)
   const grown = rssKiB(bridge.child.pid) - rssBefore;
   if (process.env.SSE_BRIDGE_SANITIZED === '1') t.diagnostic(`RSS grew by ${grown} KiB (sanitized build)`);
   else assert.ok(grown < 16 * 1024, `RSS grew by ${grown} KiB`);
+  assert.equal((await bridge.stop()).code, 0);
+});
+
+test('a client that takes no byte for client_write_timeout is cut off', async (t) => {
+  const redis = await startRedis(t);
+  // A buffer too large to be passed here: only the timeout can cut the client.
+  const bridge = await startBridge(t, {
+    redis,
+    config: '[bridge]\nclient_buffer = 64MiB\nclient_write_timeout = 1s\n',
+  });
+  const pub = redis.client();
+  const good = sseCat(t, `${bridge.url}/events/stuck`, { count: 42, timeout: 30 });
+  await good.waitOpen();
+  const stuck = stuckClient(t, bridge.port, '/events/stuck');
+  await waitFor(async () => (await bridge.metrics()).clients === 2, { what: '2 clients' });
+  await waitSubscribed(pub, 'stuck', 1);
+  // More than the kernel buffers of both ends hold (a few MB on loopback), so that bytes wait
+  // in the bridge and the write side is timed.
+  const payload = 'x'.repeat(256 * 1024);
+  for (let i = 0; i < 40; i++) await pub.publish('stuck', `${i} ${payload}`);
+  await waitFor(async () => (await bridge.metrics()).clients_slow_cut_total === 1,
+    { what: 'the stuck client cut off', timeout: 15000 });
+  assert.equal((await bridge.metrics()).clients, 1, 'the reading client stays');
+  stuck.resume();
+  await waitFor(() => stuck.closed, { what: 'stuck connection closed by the bridge' });
+  await pub.publish('stuck', 'after');
+  await pub.publish('stuck', 'after-2');
+  assert.equal((await good.done()).code, 0);
+  const got = good.eventsOf(0).map((e) => e.data.split(' ')[0]);
+  const want = [...Array(40).keys()].map(String).concat(['after', 'after-2']);
+  assert.deepEqual(got, want, 'the reading client got everything, in order');
   assert.equal((await bridge.stop()).code, 0);
 });
