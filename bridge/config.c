@@ -88,6 +88,7 @@ struct config *config_new(void) {
     cfg->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     cfg->close_event = xstrdup(DEFAULT_CLOSE_EVENT);
     cfg->max_clients = DEFAULT_MAX_CLIENTS;
+    cfg->listen_backlog = DEFAULT_LISTEN_BACKLOG;
     cfg->max_topics = DEFAULT_MAX_TOPICS;
     cfg->client_buffer = DEFAULT_CLIENT_BUFFER;
     cfg->client_write_timeout_ms = DEFAULT_CLIENT_WRITE_TIMEOUT_MS;
@@ -363,6 +364,10 @@ const char *config_set(struct config *cfg, const char *key, const char *value) {
     }
     if (!strcmp(key, "max_clients"))
         return set_count(&cfg->max_clients, value, 1, 1000000);
+    if (!strcmp(key, "listen_backlog"))
+        return set_count(&cfg->listen_backlog, value, 1, 65535);
+    if (!strcmp(key, "reuse_port"))
+        return parse_bool(value, &cfg->reuse_port);
     if (!strcmp(key, "max_topics"))
         return set_count(&cfg->max_topics, value, 1, 1024);
     if (!strcmp(key, "client_buffer"))
@@ -692,6 +697,17 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
         ROUTE_ERROR("a route that reads streams and channels or MQTT topics needs journal = N (or "
                     "journal_age) for the channels and topics, so that every topic of a "
                     "connection resumes from an id");
+    /* Processes sharing a port (reuse_port) each hold their own subscriptions, which is right
+     * for delivery, but a journal of pub/sub or MQTT messages needs one writer (README,
+     * "Several bridge processes") and an MQTT session one owner. Streams are fine: the
+     * backend writes them. */
+    if (cfg->reuse_port && route_is_mqtt(r))
+        ROUTE_ERROR("reads MQTT, which reuse_port does not support yet (every process would "
+                    "need an MQTT session of its own)");
+    else if (cfg->reuse_port && (r->journal > 0 || r->journal_age_ms > 0) &&
+             !route_is_stream_only(r))
+        ROUTE_ERROR("journals pub/sub messages, which reuse_port cannot do (every process would "
+                    "write the journal); set journal = 0, or read a stream");
     if (route_is_journalled(r) && translate_needs_props(&r->rules))
         ROUTE_ERROR("property:NAME cannot be used with a journal: the journal keeps the topic "
                     "and payload, not MQTT user properties, so a replay could not translate "

@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
@@ -417,6 +418,38 @@ static void on_request(struct evhttp_request *req, void *arg) {
     free(from);
 }
 
+/* The listening socket: with the configured accept backlog (a reconnect storm of thousands of
+ * browsers must not overflow it), and with SO_REUSEPORT when several bridge processes share
+ * the port (reuse_port). evhttp takes it over. */
+static struct evhttp_bound_socket *listen_on(struct http *h) {
+    const struct config *cfg = h->b->cfg;
+    char port[8];
+    snprintf(port, sizeof(port), "%d", cfg->listen_port);
+    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
+                                    .ai_socktype = SOCK_STREAM,
+                                    .ai_protocol = IPPROTO_TCP,
+                                    .ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG};
+    struct evutil_addrinfo *ai = NULL;
+    int rc = evutil_getaddrinfo(cfg->listen_host, port, &hints, &ai);
+    if (rc != 0) {
+        log_error("http: cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                  evutil_gai_strerror(rc));
+        return NULL;
+    }
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE;
+    if (cfg->reuse_port)
+        flags |= LEV_OPT_REUSEABLE_PORT;
+    struct evconnlistener *l = evconnlistener_new_bind(
+        h->b->base, NULL, NULL, flags, (int)cfg->listen_backlog, ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (l == NULL) {
+        log_error("http: cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        return NULL;
+    }
+    return evhttp_bind_listener(h->evhttp, l);
+}
+
 struct http *http_new(struct bridge *b) {
     struct http *h = xcalloc(1, sizeof(*h));
     h->b = b;
@@ -442,13 +475,9 @@ struct http *http_new(struct bridge *b) {
                                               EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->evhttp, on_request, h);
-    h->listener = evhttp_bind_socket_with_handle(h->evhttp, b->cfg->listen_host,
-                                                 (ev_uint16_t)b->cfg->listen_port);
-    if (h->listener == NULL) {
-        log_error("http: cannot listen on %s:%d: %s", b->cfg->listen_host, b->cfg->listen_port,
-                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    h->listener = listen_on(h);
+    if (h->listener == NULL)
         goto fail;
-    }
     /* The port really bound, for logs and for `listen = host:0`. */
     union {
         struct sockaddr sa;

@@ -49,6 +49,8 @@ struct config {
     unsigned heartbeat_ms;
     char *close_event; /* "" disables */
     size_t max_clients;
+    size_t listen_backlog;
+    bool reuse_port; /* SO_REUSEPORT: several processes share the port */
     size_t max_topics;
     size_t client_buffer;
     unsigned client_write_timeout_ms;

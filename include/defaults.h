@@ -14,6 +14,7 @@
 
 /* Bounds. */
 #define DEFAULT_MAX_CLIENTS 10000             /* concurrent SSE streams; 503 past it */
+#define DEFAULT_LISTEN_BACKLOG 4096           /* accept queue (the kernel caps it at somaxconn) */
 #define DEFAULT_MAX_TOPICS 32                 /* channels one connection may ask for */
 #define DEFAULT_CLIENT_BUFFER (1024 * 1024)   /* unsent bytes per client before it is cut */
 #define DEFAULT_MAX_HEADER_SIZE (8 * 1024)    /* request line + headers; evhttp answers 4xx */

@@ -85,6 +85,7 @@ static void describe(const struct config *c, const char *key, char *out, size_t 
         NUM("retry", retry_ms),
         NUM("heartbeat", heartbeat_ms),
         NUM("max_clients", max_clients),
+        NUM("listen_backlog", listen_backlog),
         NUM("max_topics", max_topics),
         NUM("client_buffer", client_buffer),
         NUM("client_write_timeout", client_write_timeout_ms),
@@ -128,6 +129,8 @@ static void describe(const struct config *c, const char *key, char *out, size_t 
         snprintf(out, cap, "%s", c->gap_event);
     } else if (!strcmp(key, "cors_credentials")) {
         snprintf(out, cap, "%s", c->cors_credentials ? "true" : "false");
+    } else if (!strcmp(key, "reuse_port")) {
+        snprintf(out, cap, "%s", c->reuse_port ? "true" : "false");
     } else if (!strcmp(key, "cors_origins")) {
         size_t len = 0;
         out[0] = '\0';
@@ -158,6 +161,7 @@ static void test_defaults(void) {
         {"log_level", "info"},
         {"cors_origins", ""},
         {"cors_credentials", "false"},
+        {"reuse_port", "false"},
         {"journal_prefix", DEFAULT_JOURNAL_PREFIX},
         {"gap_event", DEFAULT_GAP_EVENT},
     };
@@ -168,6 +172,7 @@ static void test_defaults(void) {
         {"retry", DEFAULT_RETRY_MS},
         {"heartbeat", DEFAULT_HEARTBEAT_MS},
         {"max_clients", DEFAULT_MAX_CLIENTS},
+        {"listen_backlog", DEFAULT_LISTEN_BACKLOG},
         {"max_topics", DEFAULT_MAX_TOPICS},
         {"client_buffer", DEFAULT_CLIENT_BUFFER},
         {"client_write_timeout", DEFAULT_CLIENT_WRITE_TIMEOUT_MS},
@@ -622,6 +627,12 @@ static const struct file_row file_rows[] = {
       "configs/mqtt.ini:47: [route wild_topic] topic a/+: a client names exact MQTT topics (no + "
       "or #)"},
      check_mqtt},
+    {"configs/reuse_port.ini", {NULL},
+     {"configs/reuse_port.ini:10: [route journalled] journals pub/sub messages, which reuse_port "
+      "cannot do (every process would write the journal); set journal = 0, or read a stream",
+      "configs/reuse_port.ini:14: [route sensors] reads MQTT, which reuse_port does not support "
+      "yet (every process would need an MQTT session of its own)"},
+     NULL},
     {"configs/web.ini", {NULL},
      {"configs/web.ini:11: [route badpub] publish = true needs channels and nothing else (POST "
       "publishes the body to them)"},
@@ -772,6 +783,11 @@ static const struct set_row set_rows[] = {
     {"cors_credentials", "false", NULL, "false"},
     {"cors_credentials", "maybe", ERR_BOOL, NULL},
     {"cors_credentials", "TRUE", ERR_BOOL, NULL},
+    {"reuse_port", "true", NULL, "true"},
+    {"reuse_port", "2", ERR_BOOL, NULL},
+    {"listen_backlog", "65535", NULL, "65535"},
+    {"listen_backlog", "0", ERR_COUNT, NULL},
+    {"listen_backlog", "65536", ERR_COUNT, NULL},
     {"cors_origins", "*", NULL, "*"},
     {"cors_origins", "https://a.example, http://b:8080", NULL, "https://a.example http://b:8080"},
     {"cors_origins", "ftp://x", ERR_ORIGIN, NULL},

@@ -123,9 +123,9 @@ export async function startRedis(t, { appendonly = false, args = [] } = {}) {
 // 200 when `healthy`). stop() sends SIGTERM and returns the exit status, which tests assert
 // (under AddressSanitizer a leak makes it non-zero).
 export async function startBridge(t, { config = null, args = [], env = {}, redis = null,
-  healthy = true } = {}) {
+  healthy = true, port = null } = {}) {
   const dir = tempDir('sse-bridge-');
-  const port = await freePort();
+  if (port === null) port = await freePort();
   const argv = ['--listen', `127.0.0.1:${port}`, ...args];
   if (redis) argv.push('--redis', redis.url);
   if (config !== null) {

@@ -1,0 +1,57 @@
+// reuse_port: several bridge processes share one port (SO_REUSEPORT), the kernel spreads the
+// connections over them, each delivers to its own clients, and one can stop while the others
+// go on serving. Without it a second process cannot bind the port.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { BRIDGE, startRedis, startBridge, sseCat, waitFor } from './lib/harness.mjs';
+
+const config = '[bridge]\nreuse_port = true\n';
+const openFiles = (pid) => readdirSync(`/proc/${pid}/fd`).length;
+
+test('two processes share a port and both deliver; one stops, the other serves', async (t) => {
+  const redis = await startRedis(t);
+  const a = await startBridge(t, { config, redis, args: ['--journal', '0'] });
+  const b = await startBridge(t, { config, redis, args: ['--journal', '0'], port: a.port });
+  const before = [openFiles(a.child.pid), openFiles(b.child.pid)];
+  const N = 40;
+  const cat = sseCat(t, `${a.url}/events/shared`, { n: N, count: 2 });
+  await cat.waitOpen();
+  // One descriptor per stream: the kernel gave each process some of the 40.
+  await waitFor(() => openFiles(a.child.pid) - before[0] + openFiles(b.child.pid) - before[1] === N,
+    { what: `${N} streams over both processes` });
+  const grew = [openFiles(a.child.pid) - before[0], openFiles(b.child.pid) - before[1]];
+  assert.ok(grew[0] > 0 && grew[1] > 0, `both processes hold streams: ${grew}`);
+  const pub = redis.client();
+  // Each process subscribes for its own clients: two subscribers to the channel.
+  await waitFor(async () => Number((await pub.pubsub('NUMSUB', 'shared'))[1]) === 2,
+    { what: 'both processes subscribed' });
+  await pub.publish('shared', 'one');
+  await pub.publish('shared', 'two');
+  assert.equal((await cat.done()).code, 0);
+  for (let i = 0; i < N; i++) {
+    assert.deepEqual(cat.eventsOf(i).map((e) => e.data), ['one', 'two'], `connection ${i}`);
+  }
+
+  assert.equal((await a.stop()).code, 0);
+  const later = sseCat(t, `${b.url}/events/shared`, { n: 5, count: 1 });
+  await later.waitOpen();
+  await waitFor(async () => Number((await pub.pubsub('NUMSUB', 'shared'))[1]) === 1,
+    { what: 'the remaining process subscribed' });
+  await pub.publish('shared', 'three');
+  assert.equal((await later.done()).code, 0);
+  assert.deepEqual(later.events.map((e) => e.data), Array(5).fill('three'));
+  assert.equal((await b.stop()).code, 0);
+});
+
+test('without reuse_port a second process cannot take the port', async (t) => {
+  const redis = await startRedis(t);
+  const a = await startBridge(t, { redis, args: ['--journal', '0'] });
+  const res = spawnSync(BRIDGE,
+    ['--listen', `127.0.0.1:${a.port}`, '--redis', redis.url, '--journal', '0'],
+    { encoding: 'utf8', timeout: 10000 });
+  assert.notEqual(res.status, 0);
+  assert.match(res.stderr + res.stdout, /cannot listen on 127\.0\.0\.1:\d+/);
+  assert.equal((await a.stop()).code, 0);
+});
