@@ -533,7 +533,9 @@ static void publish_one(struct gen *g) {
         struct evhttp_request *req = evhttp_request_new(on_post_done, g);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Host", g->host);
         evbuffer_add(evhttp_request_get_output_buffer(req), msg, (size_t)n);
-        evhttp_make_request(g->post, req, EVHTTP_REQ_POST, g->post_url_path);
+        char path[1100];
+        expand(path, sizeof(path), g->post_url_path, (long)(seq % (uint64_t)g->channels));
+        evhttp_make_request(g->post, req, EVHTTP_REQ_POST, path);
         break;
     }
     case MODE_NONE:

@@ -55,6 +55,7 @@
 #define DEFAULT_MQTT_PROTOCOL 311
 #define DEFAULT_MQTT_RETAINED_MAX 100 /* retained messages kept per subscription for newcomers */
 #define MQTT_MISC_INTERVAL_MS 1000    /* how often mosquitto_loop_misc runs (keepalive pings) */
+#define MQTT_READ_BATCH 1024          /* MQTT packets read in one loop turn at most */
 
 /* Static files (`static_dir`, the demo page) and the publish endpoint (routes with publish). */
 #define STATIC_MAX_PATH 255                    /* longest file name served, relative */
