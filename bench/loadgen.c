@@ -6,7 +6,8 @@
  * machine), so receivers count deliveries, lost, duplicated and reordered events, and latency.
  *
  * One run: connect everything (bounded pace), warm up, measure for -d seconds, stop publishing,
- * drain, print one JSON line. Every phase is bounded in time. The servers' RSS (sum, and the
+ * drain (1 s: what was published while measuring and arrives then still counts), print one
+ * JSON line. Every phase is bounded in time. The servers' RSS (sum, and the
  * largest seen while publishing) and CPU come from /proc/<pid> (-P, a comma-separated list
  * for servers of several processes), the generator's own CPU from getrusage.
  *
@@ -165,13 +166,16 @@ static unsigned long long proc_cpu_ticks(int pid) {
     return ut + st;
 }
 
-static long proc_rss_kb(int pid) {
+/* A memory figure of a process in KiB: VmRSS from status, or Pss (RSS with each shared page
+ * divided among the processes that share it: nginx workers share their memory zone) from
+ * smaps_rollup. -1 when unreadable. */
+static long proc_mem_kb(int pid, int pss) {
     char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    snprintf(path, sizeof(path), pss ? "/proc/%d/smaps_rollup" : "/proc/%d/status", pid);
     FILE *f = fopen(path, "r");
     long kb = -1;
     while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+        if (sscanf(line, pss ? "Pss: %ld kB" : "VmRSS: %ld kB", &kb) == 1)
             break;
     }
     if (f)
@@ -186,10 +190,10 @@ static unsigned long long servers_cpu(const struct gen *g) {
     return sum;
 }
 
-static long servers_rss_kb(const struct gen *g) {
+static long servers_mem_kb(const struct gen *g, int pss) {
     long sum = 0;
     for (int i = 0; i < g->npids; i++) {
-        long kb = proc_rss_kb(g->pids[i]);
+        long kb = proc_mem_kb(g->pids[i], pss);
         if (kb < 0)
             return -1;
         sum += kb;
@@ -236,7 +240,11 @@ static void on_event(void *arg, const struct sse_event *ev) {
     if (c->last_seq != 0 && seq > c->last_seq + stride && from != 0 && seq > from)
         t->lost += (seq - c->last_seq) / stride - 1;
     c->last_seq = seq;
-    if (phase(g) != MEASURING || from == 0 || seq < from)
+    /* Events published while measuring count when they arrive, during the drain too: the
+     * rate is what was published in the window and delivered, not what happened to arrive
+     * inside it (the window would cut off the events in flight at its end). */
+    int p = phase(g);
+    if (p < MEASURING || p > DRAINING || from == 0 || seq < from)
         return;
     t->deliveries++;
     uint64_t us = (now_ns() - sent) / 1000;
@@ -406,6 +414,10 @@ static void open_conn(struct gen *g, struct conn *c) {
         char addr[32];
         snprintf(addr, sizeof(addr), "127.0.0.%d", 2 + c->idx % g->nsources);
         inet_pton(AF_INET, addr, &src.sin_addr);
+        /* The port is chosen at connect, by the 4-tuple: choosing it at bind searches every
+         * bound port, and 100k binds become quadratic. */
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
         if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
             close(c->fd);
             c->fd = -1;
@@ -473,10 +485,14 @@ static void receiver_start(struct gen *g) {
 }
 
 static void receiver_free(struct gen *g) {
+    /* Reset, not closed: a close leaves every connection in TIME_WAIT here for a minute, and
+     * the next run's connections would find their ports taken. */
+    struct linger reset = {1, 0};
     for (int i = 0; i < g->count; i++) {
         struct conn *c = &g->conns[i];
         if (!c->closed && c->ev != NULL) {
             event_free(c->ev);
+            setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
             close(c->fd);
         }
         free(c->head);
@@ -565,7 +581,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
 static void on_rss(evutil_socket_t fd, short what, void *arg) {
     struct gen *g = arg;
     (void)fd, (void)what;
-    long kb = servers_rss_kb(g);
+    long kb = servers_mem_kb(g, 0);
     if (kb > g->rss_max_kb)
         g->rss_max_kb = kb;
 }
@@ -703,7 +719,7 @@ static int connect_publisher(struct gen *g, const char *post) {
     return 0;
 }
 
-static void report(struct gen *g, long rss0) {
+static void report(struct gen *g, long rss0, long pss0) {
     struct tally *sum = xcalloc(1, sizeof(*sum));
     for (int i = 0; i < g->nprocs; i++) {
         const struct tally *t = &g->sh->tally[i];
@@ -723,7 +739,7 @@ static void report(struct gen *g, long rss0) {
             sum->lat[b] += t->lat[b];
     }
     double m = g->measured_s > 0 ? g->measured_s : 1;
-    long rss = servers_rss_kb(g);
+    long rss = servers_mem_kb(g, 0), pss = servers_mem_kb(g, 1);
     uint64_t expected =
         g->sent_measured * (uint64_t)(sum->heads - sum->ended) / (uint64_t)g->channels;
     printf("{\"label\":\"%s\",\"clients\":%d,\"connected\":%d,\"failed\":%d,\"procs\":%d,"
@@ -733,7 +749,8 @@ static void report(struct gen *g, long rss0) {
            ",\"duplicated\":%" PRIu64 ",\"reordered\":%" PRIu64 ",\"publish_errors\":%" PRIu64
            ",\"reconnects\":%d,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
            "\"gen_cpu_pct\":%.1f,\"server_cpu_pct\":%.1f,\"server_rss_kb_before\":%ld,"
-           "\"server_rss_kb\":%ld,\"server_rss_kb_max\":%ld,\"ended_early\":%d,"
+           "\"server_rss_kb\":%ld,\"server_rss_kb_max\":%ld,\"server_pss_kb_before\":%ld,"
+           "\"server_pss_kb\":%ld,\"ended_early\":%d,"
            "\"connect_s\":%.3f}\n",
            g->label, g->nconns, sum->heads, sum->failed, g->nprocs, g->channels, g->npids, g->rate,
            g->size, g->measured_s, g->sent_measured, expected, sum->deliveries,
@@ -742,7 +759,7 @@ static void report(struct gen *g, long rss0) {
            (double)percentile(sum, 0.90) / 1e3, (double)percentile(sum, 0.99) / 1e3,
            (double)sum->lat_max_us / 1e3, 100.0 * sum->cpu_s / m,
            100.0 * (double)g->srv_cpu0 / (double)sysconf(_SC_CLK_TCK) / m, rss0, rss,
-           g->rss_max_kb > rss ? g->rss_max_kb : rss, sum->ended, g->connect_s);
+           g->rss_max_kb > rss ? g->rss_max_kb : rss, pss0, pss, sum->ended, g->connect_s);
     fflush(stdout);
     free(sum);
 }
@@ -887,12 +904,12 @@ int main(int argc, char **argv) {
     struct timeval tv = {0, 10000};
     event_add(g.phase_ev, &tv);
     clock_gettime(CLOCK_MONOTONIC, &g.t_start);
-    long rss0 = servers_rss_kb(&g);
+    long rss0 = servers_mem_kb(&g, 0), pss0 = servers_mem_kb(&g, 1);
     event_base_dispatch(g.base);
     on_poll(-1, 0, &g); /* this process's CPU while measuring */
     for (int p = 1; p < g.nprocs; p++)
         waitpid(children[p], NULL, 0);
-    report(&g, rss0);
+    report(&g, rss0, pss0);
     receiver_free(&g);
     if (g.mosq) {
         mosquitto_disconnect(g.mosq);

@@ -524,6 +524,9 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg) {
     b->blank_frame = msg_new(1);
     b->blank_frame->data[0] = '\n';
     b->blank_frame->len = 1;
+    b->crlf_frame = msg_new(2);
+    memcpy(b->crlf_frame->data, "\r\n", 2);
+    b->crlf_frame->len = 2;
     if (cfg->close_event[0]) {
         static const char data[] = "{\"reason\":\"shutdown\"}";
         struct sse_fields f = {cfg->close_event, strlen(cfg->close_event), NULL, 0, data,
@@ -644,6 +647,7 @@ void bridge_free(struct bridge *b) {
     msg_unref(b->heartbeat_frame);
     msg_unref(b->shutdown_frame);
     msg_unref(b->blank_frame);
+    msg_unref(b->crlf_frame);
     hub_free(b->hub);
     free(b->routes);
     free(b);

@@ -21,7 +21,10 @@
 #include "sse.h"
 #include "xmalloc.h"
 
-#define FLUSH_IOV_MAX 64 /* frames sent straight by one writev; more go through the buffer */
+#define FLUSH_IOV_MAX                                                                              \
+    1024              /* pieces of one writev (Linux's IOV_MAX); a longer chunk is buffered        \
+                       */
+#define QUEUE_KEEP 64 /* a frame queue larger than this is freed after its flush */
 
 static void link_client(struct bridge *b, struct client *c) {
     c->next = b->clients;
@@ -63,14 +66,84 @@ static void queue_drop(struct client *c) {
     c->queue_bytes = 0;
 }
 
+/* --- the backlog: what the kernel did not take, as references to frames ------------------- */
+
+static void out_drop(struct client *c) {
+    for (size_t i = c->out_head; i < c->nout; i++)
+        msg_unref(c->out[i]);
+    free(c->out);
+    c->out = NULL;
+    c->nout = c->out_head = c->out_cap = 0;
+    c->out_skip = c->out_bytes = 0;
+}
+
+/* Appends bytes [skip, len) of m (a reference is taken). */
+static void out_push(struct client *c, struct msg *m, size_t skip) {
+    if (skip >= m->len)
+        return;
+    if (c->nout == c->out_cap) {
+        if (c->out_head > 0) { /* reuse the room of what was written */
+            memmove(c->out, c->out + c->out_head, (c->nout - c->out_head) * sizeof(*c->out));
+            c->nout -= c->out_head;
+            c->out_head = 0;
+        }
+        if (c->nout == c->out_cap) {
+            c->out_cap = c->out_cap ? 2 * c->out_cap : 16;
+            c->out = xrealloc(c->out, c->out_cap * sizeof(*c->out));
+        }
+    }
+    if (c->nout == c->out_head)
+        c->out_skip = skip;
+    else if (skip > 0) /* only the first piece can start inside */
+        abort();
+    c->out[c->nout++] = msg_ref(m);
+    c->out_bytes += m->len - skip;
+}
+
+/* Bytes as a frame of their own (chunk framing that must outlive the stack). */
+static struct msg *bytes_frame(const char *p, size_t len) {
+    struct msg *m = msg_new(len);
+    memcpy(m->data, p, len);
+    m->len = len;
+    return m;
+}
+
+static void out_push_bytes(struct client *c, const char *p, size_t len, size_t skip) {
+    if (skip >= len)
+        return;
+    struct msg *m = bytes_frame(p + skip, len - skip);
+    out_push(c, m, 0);
+    msg_unref(m);
+}
+
+/* Drops the first n bytes of the backlog (the kernel took them). */
+static void out_advance(struct client *c, size_t n) {
+    c->out_bytes -= n;
+    while (n > 0) {
+        struct msg *m = c->out[c->out_head];
+        size_t left = m->len - c->out_skip;
+        if (n < left) {
+            c->out_skip += n;
+            return;
+        }
+        n -= left;
+        msg_unref(m);
+        c->out_head++;
+        c->out_skip = 0;
+    }
+    if (c->out_head == c->nout) { /* an idle stream keeps no array */
+        free(c->out);
+        c->out = NULL;
+        c->nout = c->out_head = c->out_cap = 0;
+    }
+}
+
 /* Closes the socket the client owns (nothing while evhttp still has it). */
 static void close_socket(struct client *c) {
     if (c->io != NULL)
         event_free(c->io);
     c->io = NULL;
-    if (c->out != NULL)
-        evbuffer_free(c->out); /* drops its references to frames */
-    c->out = NULL;
+    out_drop(c);
     if (c->fd >= 0) {
         shutdown(c->fd, SHUT_WR);
         close(c->fd);
@@ -110,7 +183,7 @@ static void on_close(struct evhttp_connection *evcon, void *arg) {
 }
 
 size_t client_pending(const struct client *c) {
-    size_t n = c->queue_bytes + (c->out != NULL ? evbuffer_get_length(c->out) : 0);
+    size_t n = c->queue_bytes + c->out_bytes;
     if (c->evcon != NULL)
         n += evbuffer_get_length(
             bufferevent_get_output(evhttp_connection_get_bufferevent(c->evcon)));
@@ -141,30 +214,34 @@ static void watch(struct client *c, bool writing) {
     c->writing = writing;
 }
 
-/* Hands the kernel what waits in c->out, then watches for room if some is left. A finished
- * stream is closed once everything is out. Returns 0, or -1 when c is gone (released). */
+/* Hands the kernel what waits in the backlog, then watches for room if some is left. A
+ * finished stream is closed once everything is out. Returns 0, or -1 when c is gone. */
 static int send_out(struct client *c, bool try_write) {
-    while (try_write && c->out != NULL && evbuffer_get_length(c->out) > 0) {
-        errno = 0;
-        int n = evbuffer_write(c->out, c->fd);
-        if (n > 0)
-            continue;
-        if (n < 0 && !would_block(errno)) {
+    while (try_write && c->out_bytes > 0) {
+        struct iovec iov[FLUSH_IOV_MAX];
+        int n = 0;
+        size_t want = 0;
+        for (size_t i = c->out_head; i < c->nout && n < FLUSH_IOV_MAX; i++, n++) {
+            size_t skip = i == c->out_head ? c->out_skip : 0;
+            iov[n] = (struct iovec){c->out[i]->data + skip, c->out[i]->len - skip};
+            want += iov[n].iov_len;
+        }
+        ssize_t w = writev(c->fd, iov, n);
+        if (w < 0 && !would_block(errno)) {
             log_debug("client: peer gone while writing (%s)", strerror(errno));
             release(c);
             return -1;
         }
-        break;
+        if (w > 0)
+            out_advance(c, (size_t)w);
+        if (w <= 0 || (size_t)w < want)
+            break; /* the socket is full */
     }
-    if (c->out != NULL && evbuffer_get_length(c->out) == 0) {
-        evbuffer_free(c->out); /* an idle stream keeps no buffer */
-        c->out = NULL;
-    }
-    if (c->out == NULL && c->state == CLIENT_FINISHING) {
+    if (c->out_bytes == 0 && c->state == CLIENT_FINISHING) {
         release(c);
         return -1;
     }
-    watch(c, c->out != NULL);
+    watch(c, c->out_bytes > 0);
     return 0;
 }
 
@@ -197,8 +274,8 @@ static void on_io(evutil_socket_t fd, short what, void *arg) {
  * to hand a connection's socket over, so: a duplicate of the socket is kept, the
  * bufferevent's events leave epoll while the number still names the socket, that number is
  * pointed at /dev/null (evhttp shuts down and closes the number it knows when freed), and the
- * connection is freed. Whatever of the head evhttp has not written moves to c->out, in
- * order. Returns 0, or -1 when the client was cut off (released). */
+ * connection is freed. Whatever of the head evhttp has not written goes first in the
+ * client's backlog. Returns 0, or -1 when the client was cut off (released). */
 static int detach(struct client *c) {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
     evutil_socket_t fd = bufferevent_getfd(bev);
@@ -216,34 +293,14 @@ static int detach(struct client *c) {
         return -1;
     }
     struct evbuffer *head = bufferevent_get_output(bev);
-    if (evbuffer_get_length(head) > 0) {
-        evbuffer_unfreeze(head, 1); /* a socket bufferevent freezes its output's start */
-        c->out = evbuffer_new();
-        evbuffer_add_buffer(c->out, head);
-    }
+    size_t hlen = evbuffer_get_length(head);
+    if (hlen > 0)
+        out_push_bytes(c, (const char *)evbuffer_pullup(head, (ev_ssize_t)hlen), hlen, 0);
     evhttp_connection_set_closecb(c->evcon, NULL, NULL);
     evhttp_connection_free(c->evcon); /* frees the request too: it is still attached */
     c->evcon = NULL;
     c->req = NULL;
     c->fd = own;
-    return 0;
-}
-
-static void unref_frame(const void *data, size_t len, void *extra) {
-    (void)data, (void)len;
-    msg_unref(extra);
-}
-
-/* Appends part [skip, len) of one piece of the chunk to out (by reference for a frame, a copy
- * for the few framing bytes); returns what is left of skip for the next piece. */
-static size_t append_rest(struct evbuffer *out, const char *p, size_t len, size_t skip,
-                          struct msg *m) {
-    if (skip >= len)
-        return skip - len;
-    if (m != NULL)
-        evbuffer_add_reference(out, p + skip, len - skip, unref_frame, msg_ref(m));
-    else
-        evbuffer_add(out, p + skip, len - skip);
     return 0;
 }
 
@@ -254,12 +311,11 @@ static int flush(struct client *c) {
     if (c->fd < 0 && detach(c) != 0)
         return -1;
     if (c->nqueue == 0)
-        return send_out(c, c->out != NULL);
+        return send_out(c, c->out_bytes > 0);
     char head[24];
     size_t hlen = c->chunked ? (size_t)snprintf(head, sizeof(head), "%zx\r\n", c->queue_bytes) : 0;
-    size_t total = hlen + c->queue_bytes + (c->chunked ? 2 : 0);
-    size_t done = 0;               /* bytes of head, frames and tail that the kernel took */
-    bool waiting = c->out != NULL; /* bytes from before go first */
+    size_t done = 0;                 /* bytes of head, frames and tail that the kernel took */
+    bool waiting = c->out_bytes > 0; /* bytes from before go first */
     if (!waiting && c->nqueue + 2 <= FLUSH_IOV_MAX) {
         struct iovec iov[FLUSH_IOV_MAX];
         int n = 0;
@@ -277,17 +333,19 @@ static int flush(struct client *c) {
         }
         done = w > 0 ? (size_t)w : 0;
     }
-    if (done < total) {
-        if (c->out == NULL)
-            c->out = evbuffer_new();
-        size_t skip = append_rest(c->out, head, hlen, done, NULL);
-        for (size_t i = 0; i < c->nqueue; i++)
-            skip = append_rest(c->out, c->queue[i]->data, c->queue[i]->len, skip, c->queue[i]);
-        if (c->chunked)
-            append_rest(c->out, "\r\n", 2, skip, NULL);
+    /* What the kernel did not take joins the backlog: frames by reference, the few framing
+     * bytes as small frames of their own. */
+    size_t skip = done;
+    out_push_bytes(c, head, hlen, skip);
+    skip = skip > hlen ? skip - hlen : 0;
+    for (size_t i = 0; i < c->nqueue; i++) {
+        out_push(c, c->queue[i], skip);
+        skip = skip > c->queue[i]->len ? skip - c->queue[i]->len : 0;
     }
+    if (c->chunked)
+        out_push(c, c->b->crlf_frame, skip);
     queue_drop(c);
-    if (c->queue_cap > FLUSH_IOV_MAX) { /* a replay page's worth: not kept for the stream's life */
+    if (c->queue_cap > QUEUE_KEEP) { /* a burst's worth: not kept for the stream's life */
         free(c->queue);
         c->queue = NULL;
         c->queue_cap = 0;
@@ -575,11 +633,8 @@ void client_finish(struct client *c) {
         return;
     c->state = CLIENT_FINISHING;
     leave_topics(c);
-    if (c->chunked) {
-        if (c->out == NULL)
-            c->out = evbuffer_new();
-        evbuffer_add(c->out, "0\r\n\r\n", 5);
-    }
+    if (c->chunked)
+        out_push_bytes(c, "0\r\n\r\n", 5, 0);
     send_out(c, true); /* closes the connection once all is written */
 }
 

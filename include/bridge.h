@@ -66,6 +66,7 @@ struct bridge {
     struct msg *heartbeat_frame; /* ": heartbeat" comment */
     struct msg *shutdown_frame;  /* the close event sent on SIGTERM */
     struct msg *blank_frame;     /* "\n": ends an event body that carries no id */
+    struct msg *crlf_frame;      /* "\r\n": ends a chunk (client.c) */
 
     struct event *heartbeat_ev, *sweep_ev, *drain_ev, *sigterm_ev, *sigint_ev;
     unsigned long long drain_deadline_ms;

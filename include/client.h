@@ -5,11 +5,12 @@
  * subscriptions. Frames are shared, never copied: a client queues a reference to each frame
  * it is sent, and once per loop turn (the bridge's flush event) its queued frames leave as
  * one chunk, in one writev straight to the socket when nothing waits before them; only what
- * the kernel does not take goes to an output buffer (by reference), made for the occasion
- * and freed once empty. So a client costs one system call per loop turn however many events
- * it got, and nothing is allocated per event in the usual case. A client whose unsent bytes
- * would pass client_buffer, or that takes no byte for client_write_timeout, is cut off (it
- * reconnects and, with a journal, replays), so memory per client stays bounded.
+ * the kernel does not take goes to the client's backlog, an array of references to the same
+ * frames (a pointer per frame, whatever the number of clients), freed once empty. So a client costs
+ * one system call per loop turn however many events it got, and nothing is allocated per event in
+ * the usual case. A client whose unsent bytes would pass client_buffer, or that takes no byte for
+ * client_write_timeout, is cut off (it reconnects and, with a journal, replays), so memory per
+ * client stays bounded.
  *
  * Lifetime: client_open links the client into the bridge. It ends in exactly one of three
  * ways, each leaving the hub at once:
@@ -39,7 +40,10 @@ struct client {
     bool chunked;                    /* HTTP/1.1: the body goes in chunks */
     bool writing;                    /* io watches for room to write */
     struct event *io;                /* the socket's event once taken over */
-    struct evbuffer *out;            /* bytes the kernel did not take yet; NULL when none */
+    /* The backlog: references to what the kernel did not take yet, oldest first, from
+     * out[out_head] (out_skip bytes of it already written); NULL when empty. */
+    struct msg **out;
+    size_t nout, out_head, out_cap, out_skip, out_bytes;
     const struct route *route;
     struct hub_sub **subs;
     size_t nsubs;
