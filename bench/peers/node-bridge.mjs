@@ -70,3 +70,4 @@ http.createServer((req, res) => {
   set.add(res);
   req.on('close', () => set.delete(res));
 }).listen(port, '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
