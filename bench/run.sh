@@ -7,6 +7,10 @@
 # then bench/summarize.mjs writes bench/README.md's tables and the charts (gnuplot).
 #   bench/run.sh                 all scenarios (about 45 minutes)
 #   RUNS=1 bench/run.sh quick    one run each, fewer points (a smoke test of the suite)
+#   ONLY='idle-19000|fanout-10k' bench/run.sh
+#                                only the scenarios matching that regex: their old lines
+#                                are dropped from runs.jsonl, the others kept, the report
+#                                regenerated (no replay run)
 # Installs what it needs first (scripts/install-deps.sh --bench: nginx, libnginx-mod-nchan,
 # gnuplot-nox from Debian, on top of the test dependencies).
 #
@@ -21,8 +25,14 @@ quick=0
 [ "${1:-}" = quick ] && quick=1
 runs=${RUNS:-3}
 out=bench/results/runs.jsonl
+only=${ONLY:-}
 mkdir -p bench/results
-: >"$out"
+if [ -n "$only" ] && [ -f "$out" ]; then
+    grep -Ev "\"scenario\":\"($only)\"" "$out" >"$out.keep" || true
+    mv "$out.keep" "$out"
+else
+    : >"$out"
+fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target sse-bridge loadgen ssecat >/dev/null
@@ -118,7 +128,10 @@ stop_server() {
 point() {
     local scenario=$1 source=$2 clients=$3 rate=$4 path=$5
     shift 5
-    local procs=$(((clients + 17999) / 18000)) sources=$((clients / 10000 + 2)) publish=()
+    if [ -n "$only" ] && ! [[ "$scenario" =~ ^($only)$ ]]; then return; fi
+    # One process up to 19,000 streams (the file limit is 20,000), then 18,000 per process.
+    local procs=1 sources=$((clients / 10000 + 2)) publish=()
+    [ "$clients" -gt 19000 ] && procs=$(((clients + 17999) / 18000))
     start_server "$server" "$procs"
     case "$source" in
     channel:*)
@@ -167,6 +180,6 @@ for ((r = 1; r <= runs; r++)); do
         [ "$quick" -eq 1 ] || point fanout-50k channel:bench 50000 2 /events/bench
     done
 done
-RUNS=$runs node bench/replay.mjs >/dev/null
+[ -n "$only" ] || RUNS=$runs node bench/replay.mjs >/dev/null
 node bench/summarize.mjs "$out" bench/README.md
 echo "bench: results in $out, report in bench/README.md"
