@@ -3,26 +3,46 @@
 // go on serving. Without it a second process cannot bind the port.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { BRIDGE, startRedis, startBridge, sseCat, waitFor } from './lib/harness.mjs';
 
 const config = '[bridge]\nreuse_port = true\n';
-const openFiles = (pid) => readdirSync(`/proc/${pid}/fd`).length;
+// Established TCP connections of process `pid`, from its socket descriptors and the kernel's
+// table: [{local, remote}] ports.
+function connections(pid) {
+  const inodes = new Set();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch { /* closed meanwhile */ }
+  }
+  const port = (addr) => parseInt(addr.split(':')[1], 16);
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length > 9 && f[3] === '01' && inodes.has(f[9]))
+    .map((f) => ({ local: port(f[1]), remote: port(f[2]) }));
+}
+
+// How many of client process `clientPid`'s connections to `port` process `pid` holds (not
+// counting, say, the harness's keep-alive health checks).
+function streamsHeld(pid, port, clientPid) {
+  const ours = new Set(connections(clientPid).filter((c) => c.remote === port).map((c) => c.local));
+  return connections(pid).filter((c) => c.local === port && ours.has(c.remote)).length;
+}
 
 test('two processes share a port and both deliver; one stops, the other serves', async (t) => {
   const redis = await startRedis(t);
   const a = await startBridge(t, { config, redis, args: ['--journal', '0'] });
   const b = await startBridge(t, { config, redis, args: ['--journal', '0'], port: a.port });
-  const before = [openFiles(a.child.pid), openFiles(b.child.pid)];
   const N = 40;
   const cat = sseCat(t, `${a.url}/events/shared`, { n: N, count: 2 });
   await cat.waitOpen();
-  // One descriptor per stream: the kernel gave each process some of the 40.
-  await waitFor(() => openFiles(a.child.pid) - before[0] + openFiles(b.child.pid) - before[1] === N,
-    { what: `${N} streams over both processes` });
-  const grew = [openFiles(a.child.pid) - before[0], openFiles(b.child.pid) - before[1]];
-  assert.ok(grew[0] > 0 && grew[1] > 0, `both processes hold streams: ${grew}`);
+  // The kernel gave each process some of the 40.
+  const held = () => [a, b].map((x) => streamsHeld(x.child.pid, a.port, cat.child.pid));
+  await waitFor(() => held()[0] + held()[1] === N, { what: `${N} streams over both processes` });
+  assert.ok(held()[0] > 0 && held()[1] > 0, `both processes hold streams: ${held()}`);
   const pub = redis.client();
   // Each process subscribes for its own clients: two subscribers to the channel.
   await waitFor(async () => Number((await pub.pubsub('NUMSUB', 'shared'))[1]) === 2,
