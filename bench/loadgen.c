@@ -16,6 +16,8 @@
  * shared memory. -k spreads clients and messages over K channels: "{k}" in the URL becomes
  * the connection's number modulo K, "{k}" in the channel the message's sequence modulo K.
  * -Y reconnects streams the server ends (with Last-Event-ID when one was seen), counting them.
+ * -S n makes n of the clients slow: a small receive buffer, and no reading for -Z seconds
+ * (default 3) once measuring starts; a server should cut them off rather than hold it all.
  *
  *   loadgen -u http://127.0.0.1:8080/events/bench -n 1000 -r 1000 -z 100 -d 5 \
  *           -m redis-publish -R 127.0.0.1:6379 -c bench -P <server pid>
@@ -63,7 +65,7 @@ enum chunk_state { CHUNK_SIZE, CHUNK_DATA, CHUNK_CRLF };
 
 /* What one receiving process counted; in shared memory, read by the first process at the end. */
 struct tally {
-    int heads, failed, ended, reconnects;
+    int heads, failed, ended, reconnects, slow;
     uint64_t deliveries, lost, dups, reordered, lat_n, lat_max_us;
     double cpu_s; /* this process's CPU while measuring */
     uint64_t lat[LAT_BUCKETS];
@@ -89,6 +91,7 @@ struct conn {
     size_t head_len;
     int open, closed, chunked;
     int counted; /* its first head was counted (a reconnect's is not) */
+    int slow;    /* stops reading for a while once measuring starts (-S) */
     enum chunk_state cstate;
     size_t chunk_left, crlf_left, size_len;
     char size_line[24];
@@ -98,7 +101,8 @@ struct conn {
 struct gen {
     /* options */
     char host[64], path[1024], channel[256], broker_host[64], post_url_path[1024];
-    int port, broker_port, nconns, nsources, nprocs, channels, reconnect;
+    int port, broker_port, nconns, nsources, nprocs, channels, reconnect, nslow;
+    double slow_pause;
     int pids[MAX_PIDS], npids;
     double rate, duration, warmup;
     size_t size;
@@ -112,7 +116,7 @@ struct gen {
     pid_t parent;
     struct conn *conns;
     int opened, ramp_next;
-    struct event *ramp_ev, *poll_ev;
+    struct event *ramp_ev, *poll_ev, *resume_ev;
     int seen_phase;
     struct rusage ru_measure;
     /* the publishing process */
@@ -409,6 +413,10 @@ static void open_conn(struct gen *g, struct conn *c) {
     sse_parser_free(c->parser);
     c->parser = sse_parser_new(1024 * 1024, on_event, c);
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd >= 0 && c->slow) { /* a small window: the server, not the kernel, holds its backlog */
+        int size = 16384;
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    }
     struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
     if (c->fd >= 0 && g->nsources > 1) {
         char addr[32];
@@ -451,6 +459,32 @@ static void on_ramp(evutil_socket_t fd, short what, void *arg) {
 
 /* Receivers follow the phases the publishing process sets: CPU is counted while measuring,
  * and a receiving process ends at DONE. */
+/* Slow clients read again: what the kernel holds, then the end of the stream if the server
+ * cut them off (they reconnect with -Y). */
+static void on_resume(evutil_socket_t fd, short what, void *arg) {
+    struct gen *g = arg;
+    (void)fd, (void)what;
+    for (int i = 0; i < g->count; i++) {
+        struct conn *c = &g->conns[i];
+        if (c->slow && !c->closed && c->open)
+            event_add(c->ev, NULL);
+    }
+}
+
+/* Slow clients stop reading for -Z seconds. */
+static void pause_slow(struct gen *g) {
+    for (int i = 0; i < g->count; i++) {
+        struct conn *c = &g->conns[i];
+        if (c->slow && !c->closed && c->open) {
+            event_del(c->ev);
+            g->t->slow++;
+        }
+    }
+    struct timeval tv = {(time_t)g->slow_pause,
+                         (suseconds_t)((g->slow_pause - (double)(time_t)g->slow_pause) * 1e6)};
+    event_add(g->resume_ev, &tv);
+}
+
 static void on_poll(evutil_socket_t fd, short what, void *arg) {
     struct gen *g = arg;
     (void)fd, (void)what;
@@ -458,8 +492,11 @@ static void on_poll(evutil_socket_t fd, short what, void *arg) {
     if (p == g->seen_phase && (g->proc == 0 || getppid() == g->parent))
         return;
     struct rusage ru;
-    if (p >= MEASURING && g->seen_phase < MEASURING)
+    if (p >= MEASURING && g->seen_phase < MEASURING) {
         getrusage(RUSAGE_SELF, &g->ru_measure);
+        if (g->nslow > 0)
+            pause_slow(g);
+    }
     if (p >= DRAINING && g->seen_phase < DRAINING) {
         getrusage(RUSAGE_SELF, &ru);
         g->t->cpu_s = cpu_seconds(&ru) - cpu_seconds(&g->ru_measure);
@@ -474,12 +511,18 @@ static void receiver_start(struct gen *g) {
     g->first = (int)((long)g->nconns * g->proc / g->nprocs);
     g->count = (int)((long)g->nconns * (g->proc + 1) / g->nprocs) - g->first;
     g->conns = xcalloc((size_t)(g->count > 0 ? g->count : 1), sizeof(*g->conns));
-    for (int i = 0; i < g->count; i++)
-        g->conns[i].idx = g->first + i;
+    for (int i = 0; i < g->count; i++) {
+        struct conn *c = &g->conns[i];
+        c->idx = g->first + i;
+        /* Spread over the connections: every (n / S)-th is slow. */
+        c->slow =
+            g->nslow > 0 && c->idx % (g->nconns / g->nslow > 0 ? g->nconns / g->nslow : 1) == 0;
+    }
     g->ramp_ev = event_new(g->base, -1, EV_PERSIST, on_ramp, g);
     struct timeval ramp = {0, 1000};
     event_add(g->ramp_ev, &ramp);
     g->poll_ev = event_new(g->base, -1, EV_PERSIST, on_poll, g);
+    g->resume_ev = evtimer_new(g->base, on_resume, g);
     struct timeval poll = {0, 2000};
     event_add(g->poll_ev, &poll);
 }
@@ -501,6 +544,7 @@ static void receiver_free(struct gen *g) {
     free(g->conns);
     event_free(g->ramp_ev);
     event_free(g->poll_ev);
+    event_free(g->resume_ev);
 }
 
 /* --- publishing ----------------------------------------------------------------------------- */
@@ -674,6 +718,7 @@ static int parse_url(const char *url, char *host, size_t hcap, int *port, char *
 static void usage(void) {
     fprintf(stderr,
             "usage: loadgen -u URL [-n conns] [-s sources] [-F procs] [-k channels] [-Y]\n"
+            "               [-S slow-clients] [-Z slow-pause-s]\n"
             "               [-r msgs/s] [-z bytes] [-d seconds] [-w warmup-s]\n"
             "               [-m redis-publish|redis-xadd|mqtt|http-post|none]\n"
             "               [-R host:port (Redis or MQTT broker)] [-c channel] [-p post-URL]\n"
@@ -727,6 +772,7 @@ static void report(struct gen *g, long rss0, long pss0) {
         sum->failed += t->failed;
         sum->ended += t->ended;
         sum->reconnects += t->reconnects;
+        sum->slow += t->slow;
         sum->deliveries += t->deliveries;
         sum->lost += t->lost;
         sum->dups += t->dups;
@@ -747,7 +793,8 @@ static void report(struct gen *g, long rss0, long pss0) {
            "\"size\":%zu,\"seconds\":%.3f,\"published\":%" PRIu64 ",\"expected\":%" PRIu64
            ",\"deliveries\":%" PRIu64 ",\"deliveries_per_s\":%.0f,\"lost\":%" PRIu64
            ",\"duplicated\":%" PRIu64 ",\"reordered\":%" PRIu64 ",\"publish_errors\":%" PRIu64
-           ",\"reconnects\":%d,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+           ",\"reconnects\":%d,\"slow\":%d,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_"
+           "ms\":%.3f,"
            "\"gen_cpu_pct\":%.1f,\"server_cpu_pct\":%.1f,\"server_rss_kb_before\":%ld,"
            "\"server_rss_kb\":%ld,\"server_rss_kb_max\":%ld,\"server_pss_kb_before\":%ld,"
            "\"server_pss_kb\":%ld,\"ended_early\":%d,"
@@ -755,7 +802,7 @@ static void report(struct gen *g, long rss0, long pss0) {
            g->label, g->nconns, sum->heads, sum->failed, g->nprocs, g->channels, g->npids, g->rate,
            g->size, g->measured_s, g->sent_measured, expected, sum->deliveries,
            (double)sum->deliveries / m, sum->lost, sum->dups, sum->reordered, g->publish_errors,
-           sum->reconnects, (double)percentile(sum, 0.50) / 1e3,
+           sum->reconnects, sum->slow, (double)percentile(sum, 0.50) / 1e3,
            (double)percentile(sum, 0.90) / 1e3, (double)percentile(sum, 0.99) / 1e3,
            (double)sum->lat_max_us / 1e3, 100.0 * sum->cpu_s / m,
            100.0 * (double)g->srv_cpu0 / (double)sysconf(_SC_CLK_TCK) / m, rss0, rss,
@@ -766,7 +813,7 @@ static void report(struct gen *g, long rss0, long pss0) {
 
 static int parse_args(struct gen *g, int argc, char **argv, const char **url, const char **post) {
     int opt;
-    while ((opt = getopt(argc, argv, "u:n:s:F:k:Yr:z:d:w:m:R:c:p:P:l:")) != -1) {
+    while ((opt = getopt(argc, argv, "u:n:s:F:k:YS:Z:r:z:d:w:m:R:c:p:P:l:")) != -1) {
         switch (opt) {
         case 'u':
             *url = optarg;
@@ -782,6 +829,12 @@ static int parse_args(struct gen *g, int argc, char **argv, const char **url, co
             break;
         case 'k':
             g->channels = atoi(optarg);
+            break;
+        case 'S':
+            g->nslow = atoi(optarg);
+            break;
+        case 'Z':
+            g->slow_pause = atof(optarg);
             break;
         case 'Y':
             g->reconnect = 1;
@@ -849,6 +902,7 @@ int main(int argc, char **argv) {
     g.warmup = 1;
     g.mode = MODE_REDIS_PUBLISH;
     g.label = "";
+    g.slow_pause = 3;
     snprintf(g.broker_host, sizeof(g.broker_host), "127.0.0.1");
     g.broker_port = 6379;
     snprintf(g.channel, sizeof(g.channel), "bench");

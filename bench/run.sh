@@ -162,9 +162,10 @@ for ((r = 1; r <= runs; r++)); do
     for server in "${servers[@]}"; do # alternating: each server once per round
         for rate in "${rates[@]}"; do point fanout-1k channel:bench 1000 "$rate" /events/bench; done
         [ "$quick" -eq 1 ] || point fanout-10k channel:bench 10000 10 /events/bench
-        # Overload: five times the rate sse-bridge sustains at 1,000 clients, for 10 s; clients
-        # that are cut off come back (-Y). Memory must stay bounded.
-        point overload-1k channel:bench 1000 5000 /events/bench -Y -d 10
+        # Overload: five times the target rate at 1,000 clients, for 30 s; 50 clients stop
+        # reading for 25 s (-S, -Z); clients that are cut off come back (-Y). Memory must stay
+        # bounded.
+        point overload-1k channel:bench 1000 5000 /events/bench -Y -d 30 -S 50 -Z 25
         for rate in "${channel_rates[@]}"; do
             point channels-10k 'channel:ch.{k}' 10000 "$rate" '/events/ch.{k}' -k 1000
         done
