@@ -144,10 +144,16 @@ static void close_socket(struct client *c) {
         event_free(c->io);
     c->io = NULL;
     out_drop(c);
-    if (c->fd >= 0) {
-        shutdown(c->fd, SHUT_WR);
-        close(c->fd);
+    if (c->fd >= 0 && c->reset) {
+        /* A client cut off: reset, so that the kernel drops what it still holds for it (up
+         * to its send buffer, megabytes) at once instead of trying to deliver it. */
+        struct linger now = {1, 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
+    } else if (c->fd >= 0) {
+        shutdown(c->fd, SHUT_WR); /* the end of the stream follows what was written */
     }
+    if (c->fd >= 0)
+        close(c->fd);
     c->fd = -1;
 }
 
@@ -251,7 +257,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg) {
         c->b->metrics.clients_slow_cut++;
         log_warn("client: cut off a client that took no byte for %u ms",
                  c->b->cfg->client_write_timeout_ms);
-        release(c);
+        client_cut(c);
         return;
     }
     if (what & EV_READ) {
@@ -314,9 +320,9 @@ static int flush(struct client *c) {
         return send_out(c, c->out_bytes > 0);
     char head[24];
     size_t hlen = c->chunked ? (size_t)snprintf(head, sizeof(head), "%zx\r\n", c->queue_bytes) : 0;
-    size_t done = 0;                 /* bytes of head, frames and tail that the kernel took */
-    bool waiting = c->out_bytes > 0; /* bytes from before go first */
-    if (!waiting && c->nqueue + 2 <= FLUSH_IOV_MAX) {
+    size_t done = 0; /* bytes of head, frames and tail that the kernel took */
+    bool tried = c->out_bytes == 0 && c->nqueue + 2 <= FLUSH_IOV_MAX; /* else all to the backlog */
+    if (tried) {
         struct iovec iov[FLUSH_IOV_MAX];
         int n = 0;
         if (hlen > 0)
@@ -351,7 +357,7 @@ static int flush(struct client *c) {
         c->queue_cap = 0;
     }
     /* A writev that the kernel cut short says the socket is full: no second try now. */
-    return send_out(c, waiting);
+    return send_out(c, !tried);
 }
 
 void client_flush_all(struct bridge *b) {
@@ -639,6 +645,7 @@ void client_finish(struct client *c) {
 }
 
 void client_cut(struct client *c) {
+    c->reset = true;
     struct evhttp_connection *evcon = c->evcon;
     if (evcon != NULL)
         evhttp_connection_set_closecb(evcon, NULL, NULL);

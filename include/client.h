@@ -39,6 +39,7 @@ struct client {
     int fd;                          /* the socket once taken over; -1 before */
     bool chunked;                    /* HTTP/1.1: the body goes in chunks */
     bool writing;                    /* io watches for room to write */
+    bool reset;                      /* cut off: the connection is reset, not ended */
     struct event *io;                /* the socket's event once taken over */
     /* The backlog: references to what the kernel did not take yet, oldest first, from
      * out[out_head] (out_skip bytes of it already written); NULL when empty. */
