@@ -580,16 +580,19 @@ void source_mqtt_free(struct source_mqtt *s) {
     if (s == NULL)
         return;
     unwatch(s);
+    if (s->mosq != NULL) {
+        /* Ours, and final: on_disconnect must not take it for a lost connection and schedule
+         * a retry (on an event about to be freed). */
+        s->disconnecting = true;
+        s->state = MQTT_DOWN;
+        mosquitto_disconnect(s->mosq);
+        mosquitto_destroy(s->mosq);
+        mosquitto_lib_cleanup();
+    }
     if (s->retry_ev)
         event_free(s->retry_ev);
     if (s->misc_ev)
         event_free(s->misc_ev);
-    if (s->mosq != NULL) {
-        if (s->state != MQTT_DOWN)
-            mosquitto_disconnect(s->mosq);
-        mosquitto_destroy(s->mosq);
-        mosquitto_lib_cleanup();
-    }
     for (size_t i = 0; i < s->nwild; i++)
         free(s->wild[i]);
     free(s->wild);
