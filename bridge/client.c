@@ -142,7 +142,9 @@ static void out_advance(struct client *c, size_t n) {
 static void close_socket(struct client *c) {
     if (c->io != NULL)
         event_free(c->io);
-    c->io = NULL;
+    if (c->wev != NULL)
+        event_free(c->wev);
+    c->io = c->wev = NULL;
     out_drop(c);
     if (c->fd >= 0 && c->reset) {
         /* A client cut off: reset, so that the kernel drops what it still holds for it (up
@@ -200,24 +202,27 @@ static bool would_block(int err) {
     return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
-static void on_io(evutil_socket_t fd, short what, void *arg);
+static void on_read(evutil_socket_t fd, short what, void *arg);
+static void on_write(evutil_socket_t fd, short what, void *arg);
 
-/* Reads always (to see the peer leave), writes only while bytes wait, with the write timeout
- * then: a peer that takes no byte for that long is stuck or gone. */
+/* Reads always (to see the peer leave); watches for room to write only while bytes wait,
+ * with the write timeout then: a peer that takes no byte for that long is stuck or gone.
+ * The write event exists only meanwhile, and is apart from the read one, so that bytes the
+ * peer sends do not restart the write timeout. */
 static void watch(struct client *c, bool writing) {
-    if (c->io != NULL && c->writing == writing)
-        return;
-    short what = EV_READ | EV_PERSIST | (writing ? EV_WRITE : 0);
     if (c->io == NULL) {
-        c->io = event_new(c->b->base, c->fd, what, on_io, c);
-    } else {
-        event_del(c->io);
-        event_assign(c->io, c->b->base, c->fd, what, on_io, c);
+        c->io = event_new(c->b->base, c->fd, EV_READ | EV_PERSIST, on_read, c);
+        event_add(c->io, NULL);
     }
-    unsigned ms = c->b->cfg->client_write_timeout_ms;
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    event_add(c->io, writing && ms > 0 ? &tv : NULL);
-    c->writing = writing;
+    if (writing && c->wev == NULL) {
+        unsigned ms = c->b->cfg->client_write_timeout_ms;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        c->wev = event_new(c->b->base, c->fd, EV_WRITE | EV_PERSIST, on_write, c);
+        event_add(c->wev, ms > 0 ? &tv : NULL);
+    } else if (!writing && c->wev != NULL) {
+        event_free(c->wev);
+        c->wev = NULL;
+    }
 }
 
 /* Hands the kernel what waits in the backlog, then watches for room if some is left. A
@@ -251,8 +256,20 @@ static int send_out(struct client *c, bool try_write) {
     return 0;
 }
 
-static void on_io(evutil_socket_t fd, short what, void *arg) {
+/* A stream's request is read; what a peer sends after it is dropped. EOF or an error is the
+ * peer leaving. */
+static void on_read(evutil_socket_t fd, short what, void *arg) {
     struct client *c = arg;
+    (void)what;
+    char buf[512];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n == 0 || (n < 0 && !would_block(errno)))
+        release(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg) {
+    struct client *c = arg;
+    (void)fd;
     if (what & EV_TIMEOUT) {
         c->b->metrics.clients_slow_cut++;
         log_warn("client: cut off a client that took no byte for %u ms",
@@ -260,18 +277,7 @@ static void on_io(evutil_socket_t fd, short what, void *arg) {
         client_cut(c);
         return;
     }
-    if (what & EV_READ) {
-        /* A stream's request is read; what a peer sends after it is dropped. EOF or an error
-         * is the peer leaving. */
-        char buf[512];
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n == 0 || (n < 0 && !would_block(errno))) {
-            release(c);
-            return;
-        }
-    }
-    if (what & EV_WRITE)
-        send_out(c, true);
+    send_out(c, true);
 }
 
 /* Takes the socket from evhttp once the head is made: evhttp's per-connection state (a

@@ -38,9 +38,9 @@ struct client {
     struct evhttp_connection *evcon; /* until the takeover; NULL after */
     int fd;                          /* the socket once taken over; -1 before */
     bool chunked;                    /* HTTP/1.1: the body goes in chunks */
-    bool writing;                    /* io watches for room to write */
     bool reset;                      /* cut off: the connection is reset, not ended */
-    struct event *io;                /* the socket's event once taken over */
+    struct event *io;                /* reads the socket once taken over */
+    struct event *wev;               /* waits for room to write while a backlog exists */
     /* The backlog: references to what the kernel did not take yet, oldest first, from
      * out[out_head] (out_skip bytes of it already written); NULL when empty. */
     struct msg **out;

@@ -57,33 +57,40 @@ test('slow client cut off while others keep receiving', async (t) => {
   assert.equal((await bridge.stop()).code, 0);
 });
 
-test('a client that takes no byte for client_write_timeout is cut off', async (t) => {
-  const redis = await startRedis(t);
-  // A buffer too large to be passed here: only the timeout can cut the client.
-  const bridge = await startBridge(t, {
-    redis,
-    config: '[bridge]\nclient_buffer = 64MiB\nclient_write_timeout = 1s\n',
+for (const chatty of [false, true]) {
+  const what = chatty ? ', even while it keeps sending bytes' : '';
+  test(`a client that takes no byte for client_write_timeout is cut off${what}`, async (t) => {
+    const redis = await startRedis(t);
+    // A buffer too large to be passed here: only the timeout can cut the client.
+    const bridge = await startBridge(t, {
+      redis,
+      config: '[bridge]\nclient_buffer = 64MiB\nclient_write_timeout = 1s\n',
+    });
+    const pub = redis.client();
+    const good = sseCat(t, `${bridge.url}/events/stuck`, { count: 42, timeout: 30 });
+    await good.waitOpen();
+    const stuck = stuckClient(t, bridge.port, '/events/stuck');
+    // Bytes from the peer must not restart the write timeout.
+    const chatter = chatty ? setInterval(() => stuck.write('x'), 100) : null;
+    t.after(() => clearInterval(chatter));
+    await waitFor(async () => (await bridge.metrics()).clients === 2, { what: '2 clients' });
+    await waitSubscribed(pub, 'stuck', 1);
+    // More than the kernel buffers of both ends hold (a few MB on loopback), so that bytes wait
+    // in the bridge and the write side is timed.
+    const payload = 'x'.repeat(256 * 1024);
+    for (let i = 0; i < 40; i++) await pub.publish('stuck', `${i} ${payload}`);
+    await waitFor(async () => (await bridge.metrics()).clients_slow_cut_total === 1,
+      { what: 'the stuck client cut off', timeout: 15000 });
+    assert.equal((await bridge.metrics()).clients, 1, 'the reading client stays');
+    clearInterval(chatter);
+    stuck.resume();
+    await waitFor(() => stuck.closed, { what: 'stuck connection closed by the bridge' });
+    await pub.publish('stuck', 'after');
+    await pub.publish('stuck', 'after-2');
+    assert.equal((await good.done()).code, 0);
+    const got = good.eventsOf(0).map((e) => e.data.split(' ')[0]);
+    const want = [...Array(40).keys()].map(String).concat(['after', 'after-2']);
+    assert.deepEqual(got, want, 'the reading client got everything, in order');
+    assert.equal((await bridge.stop()).code, 0);
   });
-  const pub = redis.client();
-  const good = sseCat(t, `${bridge.url}/events/stuck`, { count: 42, timeout: 30 });
-  await good.waitOpen();
-  const stuck = stuckClient(t, bridge.port, '/events/stuck');
-  await waitFor(async () => (await bridge.metrics()).clients === 2, { what: '2 clients' });
-  await waitSubscribed(pub, 'stuck', 1);
-  // More than the kernel buffers of both ends hold (a few MB on loopback), so that bytes wait
-  // in the bridge and the write side is timed.
-  const payload = 'x'.repeat(256 * 1024);
-  for (let i = 0; i < 40; i++) await pub.publish('stuck', `${i} ${payload}`);
-  await waitFor(async () => (await bridge.metrics()).clients_slow_cut_total === 1,
-    { what: 'the stuck client cut off', timeout: 15000 });
-  assert.equal((await bridge.metrics()).clients, 1, 'the reading client stays');
-  stuck.resume();
-  await waitFor(() => stuck.closed, { what: 'stuck connection closed by the bridge' });
-  await pub.publish('stuck', 'after');
-  await pub.publish('stuck', 'after-2');
-  assert.equal((await good.done()).code, 0);
-  const got = good.eventsOf(0).map((e) => e.data.split(' ')[0]);
-  const want = [...Array(40).keys()].map(String).concat(['after', 'after-2']);
-  assert.deepEqual(got, want, 'the reading client got everything, in order');
-  assert.equal((await bridge.stop()).code, 0);
-});
+}
