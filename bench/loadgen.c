@@ -145,6 +145,10 @@ static double since(const struct timespec *t0) {
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+static struct timeval seconds_tv(double s) {
+    return (struct timeval){(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
+}
+
 static double cpu_seconds(const struct rusage *ru) {
     return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
            (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
@@ -480,8 +484,7 @@ static void pause_slow(struct gen *g) {
             g->t->slow++;
         }
     }
-    struct timeval tv = {(time_t)g->slow_pause,
-                         (suseconds_t)((g->slow_pause - (double)(time_t)g->slow_pause) * 1e6)};
+    struct timeval tv = seconds_tv(g->slow_pause);
     event_add(g->resume_ev, &tv);
 }
 
@@ -634,7 +637,7 @@ static void on_rss(evutil_socket_t fd, short what, void *arg) {
 
 static void set_phase(struct gen *g, int p, double seconds) {
     __atomic_store_n(&g->sh->phase, p, __ATOMIC_RELEASE);
-    struct timeval tv = {(time_t)seconds, (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6)};
+    struct timeval tv = seconds_tv(seconds);
     event_add(g->phase_ev, &tv);
 }
 
@@ -660,7 +663,7 @@ static void on_phase(evutil_socket_t fd, short what, void *arg) {
         }
         g->connect_s = since(&g->t_start);
         if (g->rate > 0) {
-            struct timeval tv = {0, (suseconds_t)(g->tick_s * 1e6)};
+            struct timeval tv = seconds_tv(g->tick_s);
             event_add(g->tick_ev, &tv);
             struct timeval rtv = {0, 100000};
             event_add(g->rss_ev, &rtv);

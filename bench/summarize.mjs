@@ -2,7 +2,7 @@
 // machine, the commands, medians per scenario and server, ratios sse-bridge / peer, and two
 // charts drawn with gnuplot (deliveries/s and p99 latency against the publish rate).
 //   node bench/summarize.mjs bench/results/runs.jsonl bench/README.md
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -114,31 +114,13 @@ if (fanRates.length) {
     const own = stats(pick('fanout-1k', 'sse-bridge', rate)).dps;
     lines.push(`| ${rate} | ${servers.filter((s) => s !== 'sse-bridge').map((s) => ratio(own, stats(pick('fanout-1k', s, rate)).dps)).join(' | ')} |`);
   }
-  lines.push('', '![deliveries per second](results/fanout-deliveries.png)', '', '![p99 latency](results/fanout-p99.png)', '');
-  // Charts.
-  const data = join(dir, 'fanout.dat');
-  const rows = fanRates.map((rate) => [rate, ...servers.flatMap((s) => {
-    const st = stats(pick('fanout-1k', s, rate));
-    return [st.dps, st.dps > 0 ? st.p99 : NaN]; // nothing delivered in the window: no p99
-  })].join(' '));
-  writeFileSync(data, `# rate ${servers.map((s) => `${s}_dps ${s}_p99`).join(' ')}\n${rows.join('\n')}\n`);
-  const plot = (file, col, ylabel, log) => [
-    `set terminal png size 900,500`, `set output '${join(dir, file)}'`,
-    `set xlabel 'publish rate (messages/s), 1,000 clients'`, `set ylabel '${ylabel}'`,
-    'set logscale x', log ? 'set logscale y' : '', 'set key left top', 'set grid',
-    `plot ${servers.map((s, i) => `'${data}' using 1:${2 + 2 * i + col} with linespoints title '${s}'`).join(', ')}`,
-  ].join('\n');
-  try {
-    for (const [file, col, label, log] of [['fanout-deliveries.png', 0, 'deliveries per second', false],
-      ['fanout-p99.png', 1, 'p99 latency (ms)', true]]) {
-      const script = join(dir, `${file}.gp`);
-      writeFileSync(script, `${plot(file, col, label, log)}\n`);
-      execFileSync('gnuplot', [script]);
-      unlinkSync(script);
-    }
-  } catch (err) {
-    lines.push(`(charts not drawn: ${err.message.split('\n')[0]})`, '');
-  }
+  lines.push('');
+  const at = (rate) => servers.map((s) => stats(pick('fanout-1k', s, rate)));
+  chart('fanout-deliveries.png', 'publish rate (messages/s), 1,000 clients', 'deliveries per second',
+    fanRates.map((rate) => [rate, ...at(rate).map((st) => st.dps)]), { logx: true });
+  // Nothing delivered in the window: no p99.
+  chart('fanout-p99.png', 'publish rate (messages/s), 1,000 clients', 'p99 latency (ms)',
+    fanRates.map((rate) => [rate, ...at(rate).map((st) => (st.dps > 0 ? st.p99 : NaN))]), { logx: true, logy: true });
 }
 
 // A gnuplot chart of one column per server against x; rows: [x, ...one value per server].

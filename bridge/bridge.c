@@ -521,12 +521,8 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg) {
     if (cfg->retry_ms > 0)
         b->retry_frame = sse_retry_frame(cfg->retry_ms);
     b->heartbeat_frame = sse_comment_frame("heartbeat");
-    b->blank_frame = msg_new(1);
-    b->blank_frame->data[0] = '\n';
-    b->blank_frame->len = 1;
-    b->crlf_frame = msg_new(2);
-    memcpy(b->crlf_frame->data, "\r\n", 2);
-    b->crlf_frame->len = 2;
+    b->blank_frame = msg_copy("\n", 1);
+    b->crlf_frame = msg_copy("\r\n", 2);
     if (cfg->close_event[0]) {
         static const char data[] = "{\"reason\":\"shutdown\"}";
         struct sse_fields f = {cfg->close_event, strlen(cfg->close_event), NULL, 0, data,

@@ -77,7 +77,8 @@ static void out_drop(struct client *c) {
     c->out_skip = c->out_bytes = 0;
 }
 
-/* Appends bytes [skip, len) of m (a reference is taken). */
+/* Appends bytes [skip, len) of m (a reference is taken). Only the first piece of an empty
+ * backlog can start inside its frame: the rest of a partly written writev. */
 static void out_push(struct client *c, struct msg *m, size_t skip) {
     if (skip >= m->len)
         return;
@@ -94,24 +95,16 @@ static void out_push(struct client *c, struct msg *m, size_t skip) {
     }
     if (c->nout == c->out_head)
         c->out_skip = skip;
-    else if (skip > 0) /* only the first piece can start inside */
-        abort();
     c->out[c->nout++] = msg_ref(m);
     c->out_bytes += m->len - skip;
 }
 
-/* Bytes as a frame of their own (chunk framing that must outlive the stack). */
-static struct msg *bytes_frame(const char *p, size_t len) {
-    struct msg *m = msg_new(len);
-    memcpy(m->data, p, len);
-    m->len = len;
-    return m;
-}
-
+/* Appends bytes [skip, len) of p as a frame of their own (chunk framing that must outlive
+ * the stack). */
 static void out_push_bytes(struct client *c, const char *p, size_t len, size_t skip) {
     if (skip >= len)
         return;
-    struct msg *m = bytes_frame(p + skip, len - skip);
+    struct msg *m = msg_copy(p + skip, len - skip);
     out_push(c, m, 0);
     msg_unref(m);
 }
@@ -131,11 +124,8 @@ static void out_advance(struct client *c, size_t n) {
         c->out_head++;
         c->out_skip = 0;
     }
-    if (c->out_head == c->nout) { /* an idle stream keeps no array */
-        free(c->out);
-        c->out = NULL;
-        c->nout = c->out_head = c->out_cap = 0;
-    }
+    if (c->out_head == c->nout)
+        out_drop(c); /* an idle stream keeps no array */
 }
 
 /* Closes the socket the client owns (nothing while evhttp still has it). */
@@ -347,15 +337,18 @@ static int flush(struct client *c) {
     }
     /* What the kernel did not take joins the backlog: frames by reference, the few framing
      * bytes as small frames of their own. */
-    size_t skip = done;
-    out_push_bytes(c, head, hlen, skip);
-    skip = skip > hlen ? skip - hlen : 0;
-    for (size_t i = 0; i < c->nqueue; i++) {
-        out_push(c, c->queue[i], skip);
-        skip = skip > c->queue[i]->len ? skip - c->queue[i]->len : 0;
+    size_t total = hlen + c->queue_bytes + (c->chunked ? 2 : 0);
+    if (done < total) {
+        size_t skip = done;
+        out_push_bytes(c, head, hlen, skip);
+        skip = skip > hlen ? skip - hlen : 0;
+        for (size_t i = 0; i < c->nqueue; i++) {
+            out_push(c, c->queue[i], skip);
+            skip = skip > c->queue[i]->len ? skip - c->queue[i]->len : 0;
+        }
+        if (c->chunked)
+            out_push(c, c->b->crlf_frame, skip);
     }
-    if (c->chunked)
-        out_push(c, c->b->crlf_frame, skip);
     queue_drop(c);
     if (c->queue_cap > QUEUE_KEEP) { /* a burst's worth: not kept for the stream's life */
         free(c->queue);

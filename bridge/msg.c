@@ -1,6 +1,7 @@
 #include "msg.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "xmalloc.h"
 
@@ -8,6 +9,13 @@ struct msg *msg_new(size_t cap) {
     struct msg *m = xmalloc(sizeof(*m) + cap);
     m->refs = 1;
     m->len = 0;
+    return m;
+}
+
+struct msg *msg_copy(const char *bytes, size_t len) {
+    struct msg *m = msg_new(len);
+    memcpy(m->data, bytes, len);
+    m->len = len;
     return m;
 }
 

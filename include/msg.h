@@ -14,6 +14,8 @@ struct msg {
 
 /* A frame with room for `cap` bytes, len 0 and one reference (the caller's). */
 struct msg *msg_new(size_t cap);
+/* A frame holding a copy of len bytes, with one reference. */
+struct msg *msg_copy(const char *bytes, size_t len);
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
 

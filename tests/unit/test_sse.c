@@ -323,6 +323,13 @@ static void test_frame_refs(void) {
     CHECK_MEM(m->data, m->len, "data: x\n\n");
     msg_unref(m);
     msg_unref(NULL);
+    /* A copy owns its bytes (framing bytes from the stack outlive it this way). */
+    char stack[] = "4\r\n";
+    m = msg_copy(stack, 3);
+    stack[0] = '9';
+    CHECK_INT(m->refs, 1);
+    CHECK_MEM(m->data, m->len, "4\r\n");
+    msg_unref(m);
 }
 
 int main(void) {
