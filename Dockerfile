@@ -8,12 +8,12 @@ FROM debian:12-slim AS build
 WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN scripts/install-deps.sh --build && rm -rf /var/lib/apt/lists/*
+# The daemon needs only these: tools and tests are off in a tree without them (CMakeLists.txt).
 COPY CMakeLists.txt ./
 COPY include include
 COPY bridge bridge
-COPY tools tools
-COPY tests tests
-RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build -j "$(nproc)" --target sse-bridge
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSSE_BRIDGE_TOOLS=OFF -DBUILD_TESTING=OFF && \
+    cmake --build build -j "$(nproc)" --target sse-bridge
 
 FROM debian:12-slim AS publisher
 COPY scripts/install-deps.sh /opt/sse-bridge/scripts/install-deps.sh

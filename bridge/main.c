@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <mosquitto.h>
 
 #include "bridge.h"
 #include "config.h"
@@ -29,11 +32,22 @@ static void usage(FILE *out) {
             "                        (default %d, 0 = no journal; env JOURNAL)\n"
             "      --log-level LVL   debug, info, warn or error (env LOG_LEVEL)\n"
             "  -h, --help            this text\n"
-            "  -V, --version         print the version\n\n"
+            "  -V, --version         print the version and those of the libraries\n\n"
             "Without a config file: GET /events/{channel} streams that Redis channel, and\n"
             "GET /events?topic=a&topic=b streams several (event name = channel); both replay\n"
             "what a reconnecting client missed (Last-Event-ID) from Redis streams.\n",
             DEFAULT_LISTEN, DEFAULT_REDIS_URL, DEFAULT_MQTT_URL, DEFAULT_JOURNAL);
+}
+
+/* The libraries as linked at run time where they can say (libevent, jansson, libmosquitto),
+ * else as compiled against (hiredis 0.14 has no run-time version call). */
+static void print_version(void) {
+    int major, minor, revision;
+    mosquitto_lib_version(&major, &minor, &revision);
+    printf("sse-bridge %s\n"
+           "libevent %s, hiredis %d.%d.%d, libmosquitto %d.%d.%d, jansson %s\n",
+           SSE_BRIDGE_VERSION, event_get_version(), HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH,
+           major, minor, revision, jansson_version_str());
 }
 
 static void print_error(const char *line) {
@@ -86,7 +100,7 @@ int main(int argc, char **argv) {
             usage(stdout);
             return 0;
         case 'V':
-            printf("sse-bridge %s\n", SSE_BRIDGE_VERSION);
+            print_version();
             return 0;
         default:
             usage(stderr);

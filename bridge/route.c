@@ -88,8 +88,8 @@ const char *route_path_check(const char *path) {
         seg++; /* past '/' */
         size_t len = strcspn(seg, "/");
         const char *brace = memchr(seg, '{', len);
-        const char *name;
-        size_t name_len;
+        const char *name = NULL;
+        size_t name_len = 0;
         if (brace != NULL && placeholder(seg, &name, &name_len) != len)
             return "a placeholder must be a whole path segment, like /events/{id}";
         if (brace != NULL && template_count(path, name, name_len) > 1)

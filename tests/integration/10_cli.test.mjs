@@ -16,7 +16,10 @@ test('--help and --version', () => {
   const help = run(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.out, /--config FILE/);
-  assert.match(run(['--version']).out, /^sse-bridge \d+\.\d+\.\d+\n$/);
+  assert.match(
+    run(['--version']).out,
+    /^sse-bridge \d+\.\d+\.\d+\nlibevent 2\.\d+\.\d+[-a-z]*, hiredis \d+\.\d+\.\d+, libmosquitto 2\.\d+\.\d+, jansson 2\.\d+(\.\d+)?\n$/,
+  );
   const bad = run(['--no-such-flag']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /usage:/);
