@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "client.h"
+#include "frame.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
@@ -21,7 +22,6 @@
 #include "source_mqtt.h"
 #include "source_redis.h"
 #include "source_stream.h"
-#include "text.h"
 #include "translate.h"
 #include "xmalloc.h"
 
@@ -36,19 +36,6 @@ unsigned long long bridge_wall_ms(const struct bridge *b) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
-}
-
-static bool is_close_event(const struct bridge *b, const struct sse_fields *f) {
-    const char *name = b->cfg->close_event;
-    size_t n = strlen(name);
-    return n > 0 && f->event != NULL && f->event_len == n && memcmp(f->event, name, n) == 0;
-}
-
-bool bridge_is_close_body(const struct bridge *b, const struct msg *m) {
-    const char *name = b->cfg->close_event;
-    size_t n = strlen(name);
-    return n > 0 && m->len > 8 + n && memcmp(m->data, "event: ", 7) == 0 &&
-           memcmp(m->data + 7, name, n) == 0 && m->data[7 + n] == '\n';
 }
 
 static bool uses_streams(const struct config *cfg) {
@@ -171,94 +158,16 @@ void bridge_entry_clear(struct entry *e) {
     e->owned = NULL;
 }
 
-/* Parses the payload as a JSON object once per message, for the routes that need it. */
-static json_t *payload_json(struct bridge *b, const struct translate_in *in, json_t **json,
-                            bool *parsed) {
-    if (!*parsed) {
-        *parsed = true;
-        /* \u0000 is valid JSON: allowed here, and the encoder keeps NUL out of names and ids. */
-        *json = json_loadb(in->payload, in->payload_len, JSON_ALLOW_NUL, NULL);
-        if (*json != NULL && !json_is_object(*json)) {
-            json_decref(*json);
-            *json = NULL;
-        }
-        if (*json == NULL)
-            b->metrics.messages_non_json++;
-    }
-    return *json;
-}
-
-/* What a route translates, as SSE text: the payload itself when it is UTF-8, else its
- * base64 form (made once per message, in `b64`) or nothing at all (NULL: the route rejects
- * binary payloads). */
-struct text_payload {
-    int utf8; /* -1: not checked yet */
-    char *b64;
-    size_t b64_len;
-};
-
-static const struct translate_in *as_text(struct bridge *b, const struct route_cfg *r,
-                                          const struct translate_in *in, struct translate_in *tmp,
-                                          struct text_payload *tp) {
-    if (tp->utf8 < 0) {
-        tp->utf8 = text_utf8_valid(in->payload, in->payload_len);
-        if (!tp->utf8)
-            b->metrics.messages_binary++;
-    }
-    if (tp->utf8)
-        return in;
-    if (r->binary == BINARY_REJECT)
-        return NULL;
-    if (tp->b64 == NULL) {
-        tp->b64 = xmalloc(text_base64_len(in->payload_len) + 1);
-        tp->b64_len = text_base64_encode(in->payload, in->payload_len, tp->b64);
-    }
-    *tmp = *in;
-    tmp->payload = tp->b64;
-    tmp->payload_len = tp->b64_len;
-    tmp->json = NULL;
-    return tmp;
-}
-
-struct msg *bridge_entry_body(struct bridge *b, const struct route_cfg *r, const struct entry *e,
-                              json_t **json, bool *parsed) {
-    struct msg *m;
-    if (e->gap) {
-        json_t *data = json_pack("{s:s%, s:s%}", "topic", e->in.channel, e->in.channel_len,
-                                 "reason", e->in.payload, e->in.payload_len);
-        char *text = json_dumps(data, JSON_COMPACT);
-        json_decref(data);
-        struct sse_fields f = {b->cfg->gap_event,      strlen(b->cfg->gap_event), NULL, 0, text,
-                               text ? strlen(text) : 0};
-        m = sse_frame(&f);
-        free(text);
-    } else {
-        struct translate_in in = e->in, tmp;
-        struct text_payload tp = {-1, NULL, 0};
-        const struct translate_in *text = as_text(b, r, &e->in, &tmp, &tp);
-        if (text == NULL)
-            return NULL;
-        in = *text;
-        if (translate_needs_json(&r->rules) && tp.b64 == NULL)
-            in.json = payload_json(b, &e->in, json, parsed);
-        struct translate_out out;
-        translate(&r->rules, &in, &out);
-        free(tp.b64);
-        /* Journalled ids are entry ids, added per client; a plain route keeps its own rule. */
-        if (route_is_journalled(r))
-            out.f.id = NULL;
-        m = sse_frame(&out.f);
-        translate_out_clear(&out);
-    }
-    m->len--; /* without the blank line: the (id line and) end come per client */
-    return m;
+void bridge_count_frames(struct bridge *b, const struct frame_src *src) {
+    b->metrics.messages_binary += src->binary;
+    b->metrics.messages_non_json += src->non_json;
 }
 
 void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry *e) {
     if (t->nsubs == 0)
         return;
-    json_t *json = NULL;
-    bool parsed = false;
+    struct frame_src src;
+    frame_src_init(&src, &e->in, e->gap);
     struct msg *id_frame = NULL; /* "id: X\n\n", shared by single-topic clients */
     if (e->has_id) {
         char id[STREAM_ID_MAX_LEN + 1];
@@ -276,10 +185,10 @@ void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry 
         struct entry plain = *e;
         plain.has_id = false;
         const struct entry *fe = journalled ? e : &plain;
-        struct msg *body = bridge_entry_body(b, r->cfg, fe, &json, &parsed);
+        bool closing;
+        struct msg *body = frame_build(&src, r->cfg, &b->names, FRAME_BODY, &closing);
         if (body == NULL)
             continue; /* a binary payload this route rejects */
-        bool closing = !e->gap && bridge_is_close_body(b, body);
         for (struct hub_sub *s = f->subs, *next; s; s = next) {
             next = s->next; /* a client cut off below leaves the list */
             struct client *c = s->client;
@@ -289,46 +198,22 @@ void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry 
         msg_unref(body);
     }
     msg_unref(id_frame);
-    json_decref(json);
-}
-
-/* Translates and encodes a live message once per feed (route) of t and queues the frame to
- * every subscriber of that feed. `retained_only`: only routes that want retained messages. */
-/* A live message as route r's complete SSE frame: text policy, the JSON parse shared by all
- * routes of the message (payload_json), translation, encoding. NULL: r rejects the payload. */
-static struct msg *live_frame(struct bridge *b, const struct route_cfg *r,
-                              const struct translate_in *msg, struct text_payload *tp,
-                              json_t **json, bool *parsed, bool *closing) {
-    struct translate_in tmp;
-    const struct translate_in *text = as_text(b, r, msg, &tmp, tp);
-    if (text == NULL)
-        return NULL;
-    struct translate_in use = *text;
-    if (text == msg && translate_needs_json(&r->rules))
-        use.json = payload_json(b, msg, json, parsed);
-    struct translate_out out;
-    translate(&r->rules, &use, &out);
-    if (route_is_journalled(r))
-        out.f.id = NULL; /* not from the journal: no position to resume from */
-    struct msg *frame = sse_frame(&out.f);
-    *closing = is_close_event(b, &out.f);
-    translate_out_clear(&out);
-    return frame;
+    bridge_count_frames(b, &src);
+    frame_src_clear(&src);
 }
 
 /* Translates and encodes a live message once per feed (route) of t and queues the frame to
  * every subscriber of that feed. `retained_only`: only routes that want retained messages. */
 static void fan_out(struct bridge *b, struct topic *t, const struct translate_in *msg,
                     bool retained_only) {
-    json_t *json = NULL;
-    bool parsed = false;
-    struct text_payload tp = {-1, NULL, 0};
+    struct frame_src src;
+    frame_src_init(&src, msg, false);
     for (struct feed *f = t->feeds; f; f = f->next) {
         const struct route *r = f->key;
         if (f->subs == NULL || (retained_only && !r->cfg->retained))
             continue;
         bool closing;
-        struct msg *frame = live_frame(b, r->cfg, msg, &tp, &json, &parsed, &closing);
+        struct msg *frame = frame_build(&src, r->cfg, &b->names, FRAME_WHOLE, &closing);
         if (frame == NULL)
             continue; /* a binary payload this route rejects */
         for (struct hub_sub *s = f->subs, *next; s; s = next) {
@@ -342,8 +227,8 @@ static void fan_out(struct bridge *b, struct topic *t, const struct translate_in
         }
         msg_unref(frame);
     }
-    json_decref(json);
-    free(tp.b64);
+    bridge_count_frames(b, &src);
+    frame_src_clear(&src);
 }
 
 /* Counts and logs a message over max_message_size; true when it must be dropped. */
@@ -427,12 +312,12 @@ void bridge_send_retained(struct bridge *b, struct client *c) {
                                       .channel_len = list[n]->topic_len,
                                       .payload = list[n]->payload,
                                       .payload_len = list[n]->payload_len};
-            struct text_payload tp = {-1, NULL, 0};
-            json_t *json = NULL;
-            bool parsed = false, closing;
-            struct msg *frame = live_frame(b, c->route->cfg, &in, &tp, &json, &parsed, &closing);
-            json_decref(json);
-            free(tp.b64);
+            struct frame_src src;
+            frame_src_init(&src, &in, false);
+            bool closing;
+            struct msg *frame = frame_build(&src, c->route->cfg, &b->names, FRAME_WHOLE, &closing);
+            bridge_count_frames(b, &src);
+            frame_src_clear(&src);
             if (frame == NULL)
                 continue;
             rc = client_send(c, frame);
@@ -516,6 +401,8 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg) {
     b->routes = xcalloc(cfg->nroutes, sizeof(*b->routes));
     for (size_t i = 0; i < cfg->nroutes; i++)
         b->routes[i].cfg = &cfg->routes[i];
+    b->names.close_event = cfg->close_event;
+    b->names.gap_event = cfg->gap_event;
     b->flush_ev = event_new(base, -1, 0, on_flush, b);
     b->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (cfg->retry_ms > 0)

@@ -543,10 +543,14 @@ int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, con
 }
 
 int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry *e) {
-    json_t *json = NULL;
-    bool parsed = false;
-    struct msg *body = bridge_entry_body(c->b, c->route->cfg, e, &json, &parsed);
-    json_decref(json);
+    struct frame_src src;
+    frame_src_init(&src, &e->in, e->gap);
+    bool closing;
+    struct msg *body = frame_build(&src, c->route->cfg, &c->b->names, FRAME_BODY, &closing);
+    bridge_count_frames(c->b, &src);
+    frame_src_clear(&src);
+    if (body == NULL)
+        return 0; /* a binary payload this route rejects: skipped, the replay goes on */
     int rc = 0;
     if (!e->has_id) {
         rc = send_parts(c, body, c->b->blank_frame);
@@ -555,7 +559,7 @@ int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry 
         rc = send_with_id(c, body, NULL);
         /* A close event in the history ends the stream as it would have live; the client
          * comes back after it (if it wants) and resumes from there. */
-        if (rc == 0 && bridge_is_close_body(c->b, body)) {
+        if (rc == 0 && closing) {
             client_finish(c);
             rc = -1;
         }
@@ -576,7 +580,7 @@ static int flush_held(struct client *c, struct hub_sub *s) {
             s->last_id = h->id;
             if (!(s->fresh && h->start_marker)) {
                 rc = send_with_id(c, h->body, NULL);
-                if (rc == 0 && bridge_is_close_body(c->b, h->body)) {
+                if (rc == 0 && frame_is_close(h->body, c->b->cfg->close_event)) {
                     client_finish(c);
                     rc = -1;
                 }

@@ -1,5 +1,6 @@
 #include "translate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,6 +149,113 @@ static int pair_lookup(const char *const *pairs, const size_t *lens, size_t n, c
     return 0;
 }
 
+/* Significant digits of the shortest "%.*e" text that reads back as d (1 to 17). */
+static int shortest_digits(double d, char *buf, size_t size) {
+    int p = 1;
+    for (; p < 17; p++) {
+        snprintf(buf, size, "%.*e", p - 1, d);
+        if (strtod(buf, NULL) == d)
+            return p;
+    }
+    snprintf(buf, size, "%.*e", 16, d);
+    return 17;
+}
+
+size_t translate_real_text(double d, char *out) {
+    char buf[40];
+    if (d == 0) { /* and -0, which JavaScript prints as 0 */
+        memcpy(out, "0", 2);
+        return 1;
+    }
+    shortest_digits(d, buf, sizeof(buf));
+    /* buf is [-]D[.DDD]e(+|-)XX: the digits, then the decimal exponent. */
+    const char *s = buf;
+    char *o = out;
+    if (*s == '-')
+        *o++ = *s++;
+    char digits[20];
+    int k = 0;
+    for (; *s != 'e'; s++) {
+        if (*s != '.')
+            digits[k++] = *s;
+    }
+    while (k > 1 && digits[k - 1] == '0')
+        k--;
+    int n = atoi(s + 1) + 1; /* d = 0.DIGITS x 10^n */
+    /* ECMA-262 Number::toString: plain digits up to 21 integer places, "0.000ddd" down to
+     * 1e-6, else one digit, the rest after a point, and a signed exponent. */
+    if (k <= n && n <= 21) {
+        memcpy(o, digits, (size_t)k);
+        o += k;
+        memset(o, '0', (size_t)(n - k));
+        o += n - k;
+    } else if (0 < n && n <= 21) {
+        memcpy(o, digits, (size_t)n);
+        o += n;
+        *o++ = '.';
+        memcpy(o, digits + n, (size_t)(k - n));
+        o += k - n;
+    } else if (-6 < n && n <= 0) {
+        *o++ = '0';
+        *o++ = '.';
+        memset(o, '0', (size_t)-n);
+        o += -n;
+        memcpy(o, digits, (size_t)k);
+        o += k;
+    } else {
+        *o++ = digits[0];
+        if (k > 1) {
+            *o++ = '.';
+            memcpy(o, digits + 1, (size_t)(k - 1));
+            o += k - 1;
+        }
+        o += sprintf(o, "e%c%d", n - 1 >= 0 ? '+' : '-', n - 1 >= 0 ? n - 1 : 1 - n);
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
+/* The precision that prints every real inside v so that it reads back the same: the most
+ * any of them needs, and at least its integer digits (so 100.0 stays 100.0, not 1e2). */
+static int reals_precision(json_t *v) {
+    int p = 0;
+    if (json_is_real(v)) {
+        char buf[40];
+        double d = json_real_value(v);
+        p = shortest_digits(d, buf, sizeof(buf));
+        int exp10 = atoi(strchr(buf, 'e') + 1) + 1;
+        if (exp10 > p)
+            p = exp10 > 17 ? 17 : exp10;
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            int q = reals_precision(json_array_get(v, i));
+            p = q > p ? q : p;
+        }
+    } else if (json_is_object(v)) {
+        const char *key;
+        json_t *member;
+        json_object_foreach(v, key, member) {
+            int q = reals_precision(member);
+            p = q > p ? q : p;
+        }
+    }
+    return p;
+}
+
+/* A JSON value other than a string as text: a number as the shortest text that reads back as
+ * the same number, laid out as JSON.stringify does (jansson's default prints 17 digits, so
+ * 22.2 would become 22.199999999999999); integers keep every digit (64-bit, as jansson reads
+ * them); objects and arrays compact, their reals at the precision that keeps each value. */
+static char *json_text(json_t *v) {
+    if (json_is_real(v)) {
+        char *text = xmalloc(32);
+        translate_real_text(json_real_value(v), text);
+        return text;
+    }
+    int p = reals_precision(v);
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | (p > 0 ? JSON_REAL_PRECISION(p) : 0));
+}
+
 /* Applies one rule; returns 1 when it produced a value. JSON strings are taken as they are,
  * other JSON values in their compact serialized form (an object as data stays JSON). */
 static int apply(const struct field_rule *r, const struct translate_in *in, const char **out,
@@ -190,7 +298,7 @@ static int apply(const struct field_rule *r, const struct translate_in *in, cons
             *out_len = json_string_length(v);
             return 1;
         }
-        *owned = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        *owned = json_text(v);
         if (*owned == NULL)
             return 0;
         *out = *owned;

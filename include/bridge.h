@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "frame.h"
 #include "hub.h"
 #include "metrics.h"
 #include "msg.h"
@@ -51,6 +52,7 @@ struct bridge {
     struct publish *publish;  /* NULL when no route publishes */
     struct journal *journal;
     struct metrics metrics;
+    struct frame_names names; /* close and gap event names, for frame_build */
     enum bridge_state state;
     /* Numbers each upstream message, so that a client subscribed to several filters that all
      * match one MQTT message gets it once (see client.last_message). */
@@ -109,14 +111,8 @@ void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry 
 void bridge_entry_from_fields(const struct topic *t, struct entry *e);
 void bridge_entry_clear(struct entry *e);
 
-/* The event without id line and final blank line, for route r: translated, or for a gap, the
- * gap event. `json` caches the payload's parse across calls for one entry (start NULL with
- * *parsed false; the caller decrefs). */
-struct msg *bridge_entry_body(struct bridge *b, const struct route_cfg *r, const struct entry *e,
-                              json_t **json, bool *parsed);
-
-/* Whether an encoded event body is the close event ("event: <close_event>\n" first). */
-bool bridge_is_close_body(const struct bridge *b, const struct msg *body);
+/* Adds what building frames for one message found (binary, not JSON) to the counters. */
+void bridge_count_frames(struct bridge *b, const struct frame_src *src);
 
 /* Asks the upstream to follow the hub for this topic (after a join, leave or pin). */
 void bridge_sync_topic(struct bridge *b, struct topic *t);

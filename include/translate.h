@@ -68,6 +68,11 @@ struct translate_out {
 
 void translate(const struct translate_rules *r, const struct translate_in *in,
                struct translate_out *out);
+
+/* The shortest text that reads back as d, as JavaScript's Number#toString (and so
+ * JSON.stringify) writes it: 22.2, 0.1, 1e+300, 1e-7, 100. `out` holds at least 32 bytes;
+ * returns the length written (NUL-terminated). d is finite (JSON has no NaN or infinity). */
+size_t translate_real_text(double d, char *out);
 void translate_out_clear(struct translate_out *out);
 
 #endif

@@ -189,6 +189,20 @@ static const struct translate_row translate_rows[] = {
     {"none", "none", "json:body", "c", 0, "{\"other\":1}", NONE, NONE, PAYLOAD_DATA, NULL},
     {"none", "none", "json:body", "c", 0, "not json", NONE, NONE, B("not json"), NULL},
     {"none", "none", "json:a.body", "c", 0, "{\"a\":[1]}", NONE, NONE, PAYLOAD_DATA, NULL},
+    /* Numbers keep their value and their text: shortest round trip, as JSON.stringify. */
+    {"none", "none", "json:celsius", "c", 0, "{\"celsius\":22.2}", NONE, NONE, B("22.2"), NULL},
+    {"json:v", "json:v", "payload", "c", 0, "{\"v\":0.1}", B("0.1"), B("0.1"), PAYLOAD_DATA, NULL},
+    {"none", "none", "json:v", "c", 0, "{\"v\":1e300}", NONE, NONE, B("1e+300"), NULL},
+    {"none", "none", "json:v", "c", 0, "{\"v\":100.0}", NONE, NONE, B("100"), NULL},
+    {"none", "none", "json:v", "c", 0, "{\"v\":-2.5E-7}", NONE, NONE, B("-2.5e-7"), NULL},
+    {"none", "none", "json:v", "c", 0, "{\"v\":123456789012345678}", NONE, NONE,
+     B("123456789012345678"), NULL},
+    {"none", "none", "json:v", "c", 0, "{\"v\":-9223372036854775808}", NONE, NONE,
+     B("-9223372036854775808"), NULL},
+    {"none", "none", "json:v", "c", 0, "{\"v\":{\"a\":22.2,\"b\":[0.1,4.35],\"c\":100.0}}", NONE,
+     NONE, B("{\"a\":22.2,\"b\":[0.1,4.35],\"c\":100.0}"), NULL},
+    {"none", "none", "json:v", "c", 0, "{\"v\":[0.30000000000000004,1]}", NONE, NONE,
+     B("[0.30000000000000004,1]"), NULL},
     /* The channel, whole and by segment (split at '.', ':' and '/'). */
     {"channel", "none", "payload", "orders.eu.42", 0, "p", B("orders.eu.42"), NONE, B("p"), NULL},
     {"channel:1", "channel:3", "payload", "orders.eu.42", 0, "p", B("orders"), B("42"), B("p"),
@@ -405,8 +419,46 @@ static void test_properties(void) {
     rules_clear(&rules);
 }
 
+/* translate_real_text against what node's JSON.stringify prints for the same doubles. */
+static void test_real_text(void) {
+    static const struct {
+        double d;
+        const char *want;
+    } rows[] = {
+        {22.2, "22.2"},
+        {0.1, "0.1"},
+        {1e300, "1e+300"},
+        {1e21, "1e+21"},
+        {1e20, "100000000000000000000"},
+        {123456789012345680000.0, "123456789012345680000"},
+        {1.5e-7, "1.5e-7"},
+        {0.000001, "0.000001"},
+        {1e-7, "1e-7"},
+        {-22.2, "-22.2"},
+        {-0.0, "0"},
+        {5e-324, "5e-324"},
+        {1.7976931348623157e308, "1.7976931348623157e+308"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {100.0, "100"},
+        {1.0, "1"},
+        {123.456, "123.456"},
+        {2.5e-5, "0.000025"},
+        {-1e-7, "-1e-7"},
+        {1234.5e10, "12345000000000"},
+        {9007199254740993.0, "9007199254740992"},
+        {4.35, "4.35"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char out[32];
+        size_t n = translate_real_text(rows[i].d, out);
+        CHECK_MEM(out, n, rows[i].want);
+        CHECK_INT(n, strlen(rows[i].want));
+    }
+}
+
 int main(void) {
     test_parse();
+    test_real_text();
     test_translate();
     test_needs_json();
     test_owned_outlives_json();
