@@ -92,6 +92,9 @@ struct config *config_new(void) {
     cfg->max_topics = DEFAULT_MAX_TOPICS;
     cfg->client_buffer = DEFAULT_CLIENT_BUFFER;
     cfg->client_write_timeout_ms = DEFAULT_CLIENT_WRITE_TIMEOUT_MS;
+    cfg->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg->max_pending_connections = DEFAULT_MAX_PENDING_CONNECTIONS;
+    cfg->client_socket_buffer = DEFAULT_CLIENT_SOCKET_BUFFER;
     cfg->max_header_size = DEFAULT_MAX_HEADER_SIZE;
     cfg->max_uri_size = DEFAULT_MAX_URI_SIZE;
     cfg->max_body_size = DEFAULT_MAX_BODY_SIZE;
@@ -374,6 +377,12 @@ const char *config_set(struct config *cfg, const char *key, const char *value) {
         return set_size(&cfg->client_buffer, value, 4096, 1LL << 30);
     if (!strcmp(key, "client_write_timeout"))
         return set_duration(&cfg->client_write_timeout_ms, value);
+    if (!strcmp(key, "request_timeout"))
+        return set_duration(&cfg->request_timeout_ms, value);
+    if (!strcmp(key, "max_pending_connections"))
+        return set_count(&cfg->max_pending_connections, value, 1, 1000000);
+    if (!strcmp(key, "client_socket_buffer"))
+        return set_size(&cfg->client_socket_buffer, value, 0, 64 * 1024 * 1024);
     if (!strcmp(key, "max_header_size"))
         return set_size(&cfg->max_header_size, value, 1024, 1024 * 1024);
     if (!strcmp(key, "max_uri_size"))

@@ -23,6 +23,7 @@
 #include "publish.h"
 #include "route.h"
 #include "journal.h"
+#include "listener.h"
 #include "source_mqtt.h"
 #include "source_redis.h"
 #include "source_stream.h"
@@ -32,8 +33,7 @@
 struct http {
     struct bridge *b;
     struct evhttp *evhttp;
-    struct evhttp_bound_socket *listener;
-    int port;
+    struct listener *listener;
     char *static_root; /* realpath of static_dir; NULL: no static files */
 };
 
@@ -72,7 +72,8 @@ static void reply_metrics(struct http *h, struct evhttp_request *req) {
     struct bridge *b = h->b;
     b->metrics.redis_reconnects = source_redis_reconnects(b->redis);
     b->metrics.mqtt_reconnects = source_mqtt_reconnects(b->mqtt);
-    struct metrics_gauges g = {b->nclients, hub_topic_count(b->hub), bridge_upstream_up(b),
+    struct metrics_gauges g = {b->nclients, h->listener ? listener_pending(h->listener) : 0,
+                               hub_topic_count(b->hub), bridge_upstream_up(b),
                                b->mqtt ? source_mqtt_up(b->mqtt) : -1};
     char text[4096];
     size_t n = metrics_render(&b->metrics, &g, text, sizeof(text));
@@ -294,6 +295,7 @@ static void handle_publish(struct http *h, struct evhttp_request *req, const str
 static void on_request(struct evhttp_request *req, void *arg) {
     struct http *h = arg;
     struct bridge *b = h->b;
+    listener_request_seen(h->listener, req);
     const char *uri = evhttp_request_get_uri(req);
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
     if (strlen(uri) > b->cfg->max_uri_size) {
@@ -418,38 +420,6 @@ static void on_request(struct evhttp_request *req, void *arg) {
     free(from);
 }
 
-/* The listening socket: with the configured accept backlog (a reconnect storm of thousands of
- * browsers must not overflow it), and with SO_REUSEPORT when several bridge processes share
- * the port (reuse_port). evhttp takes it over. */
-static struct evhttp_bound_socket *listen_on(struct http *h) {
-    const struct config *cfg = h->b->cfg;
-    char port[8];
-    snprintf(port, sizeof(port), "%d", cfg->listen_port);
-    struct evutil_addrinfo hints = {.ai_family = AF_UNSPEC,
-                                    .ai_socktype = SOCK_STREAM,
-                                    .ai_protocol = IPPROTO_TCP,
-                                    .ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG};
-    struct evutil_addrinfo *ai = NULL;
-    int rc = evutil_getaddrinfo(cfg->listen_host, port, &hints, &ai);
-    if (rc != 0) {
-        log_error("http: cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
-                  evutil_gai_strerror(rc));
-        return NULL;
-    }
-    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE;
-    if (cfg->reuse_port)
-        flags |= LEV_OPT_REUSEABLE_PORT;
-    struct evconnlistener *l = evconnlistener_new_bind(
-        h->b->base, NULL, NULL, flags, (int)cfg->listen_backlog, ai->ai_addr, (int)ai->ai_addrlen);
-    evutil_freeaddrinfo(ai);
-    if (l == NULL) {
-        log_error("http: cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
-                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        return NULL;
-    }
-    return evhttp_bind_listener(h->evhttp, l);
-}
-
 struct http *http_new(struct bridge *b) {
     struct http *h = xcalloc(1, sizeof(*h));
     h->b = b;
@@ -475,21 +445,10 @@ struct http *http_new(struct bridge *b) {
                                               EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                               EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->evhttp, on_request, h);
-    h->listener = listen_on(h);
+    h->listener = listener_new(b->base, h->evhttp, b->cfg, &b->metrics);
     if (h->listener == NULL)
         goto fail;
-    /* The port really bound, for logs and for `listen = host:0`. */
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in in4;
-        struct sockaddr_in6 in6;
-    } addr;
-    memset(&addr, 0, sizeof(addr));
-    socklen_t len = sizeof(addr);
-    evutil_socket_t fd = evhttp_bound_socket_get_fd(h->listener);
-    if (getsockname(fd, &addr.sa, &len) == 0)
-        h->port = ntohs(addr.sa.sa_family == AF_INET6 ? addr.in6.sin6_port : addr.in4.sin_port);
-    log_info("http: listening on %s:%d", b->cfg->listen_host, h->port);
+    log_info("http: listening on %s:%d", b->cfg->listen_host, listener_port(h->listener));
     return h;
 fail:
     http_free(h);
@@ -497,21 +456,16 @@ fail:
 }
 
 void http_stop_accepting(struct http *h) {
-    if (h->listener) {
-        evhttp_del_accept_socket(h->evhttp, h->listener);
-        h->listener = NULL;
-    }
+    if (h->listener)
+        listener_stop(h->listener);
 }
 
 void http_free(struct http *h) {
     if (h == NULL)
         return;
+    listener_free(h->listener); /* before evhttp, which it unbinds from */
     if (h->evhttp)
         evhttp_free(h->evhttp);
     free(h->static_root);
     free(h);
-}
-
-int http_port(const struct http *h) {
-    return h->port;
 }

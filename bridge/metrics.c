@@ -10,6 +10,8 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, c
         unsigned long long value;
     } rows[] = {
         {"clients", "gauge", "SSE streams open now", g->clients},
+        {"connections_pending", "gauge", "connections that have not sent a whole request",
+         g->pending},
         {"topics", "gauge", "upstream channels and patterns known now", g->topics},
         {"redis_up", "gauge", "1 when the Redis connection is up", (unsigned long long)g->redis_up},
         {"mqtt_up", "gauge", "1 when the MQTT broker connection is up (absent: no MQTT route)",
@@ -34,6 +36,13 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, c
         {"publish_failed_total", "counter", "published messages Redis refused or lost",
          m->publish_failed},
         {"requests_bad_total", "counter", "requests answered with 4xx", m->requests_bad},
+        {"connections_timed_out_total", "counter",
+         "connections closed without a whole request within request_timeout",
+         m->connections_timed_out},
+        {"connections_shed_total", "counter",
+         "connections closed at once: max_pending_connections reached", m->connections_shed},
+        {"connections_refused_total", "counter", "connections reset at the file limit",
+         m->connections_refused},
     };
     size_t len = 0;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && len < cap; i++) {

@@ -54,6 +54,9 @@ struct config {
     size_t max_topics;
     size_t client_buffer;
     unsigned client_write_timeout_ms;
+    unsigned request_timeout_ms;    /* a connection's whole request must come within this */
+    size_t max_pending_connections; /* connections that have not sent a whole request */
+    size_t client_socket_buffer;    /* SO_SNDBUF of each connection (0: kernel autotuning) */
     size_t max_header_size;
     size_t max_uri_size;
     size_t max_body_size;

@@ -23,7 +23,10 @@
 #define DEFAULT_MAX_MESSAGE_SIZE (512 * 1024) /* upstream payloads past it are dropped, counted */
 #define DEFAULT_SHUTDOWN_FLUSH_MS 2000        /* how long SIGTERM waits for clients to drain */
 #define DEFAULT_CLIENT_WRITE_TIMEOUT_MS 30000 /* a client that accepts no byte this long is cut */
-#define DEFAULT_ROUTE_LIMIT 64                /* routes in one config */
+#define DEFAULT_REQUEST_TIMEOUT_MS 10000      /* a connection's whole request, from its accept */
+#define DEFAULT_MAX_PENDING_CONNECTIONS 1024  /* connections without a whole request yet */
+#define DEFAULT_CLIENT_SOCKET_BUFFER (256 * 1024) /* SO_SNDBUF per connection; 0: the kernel's */
+#define DEFAULT_ROUTE_LIMIT 64                    /* routes in one config */
 
 /* Upstream subscriptions. */
 #define DEFAULT_LINGER_MS 2000 /* keep an unused channel subscribed this long (reconnect churn) */

@@ -12,7 +12,5 @@ struct http *http_new(struct bridge *b);
 void http_stop_accepting(struct http *h);
 /* Frees evhttp and with it every connection still open. */
 void http_free(struct http *h);
-/* The port actually bound (useful with port 0). */
-int http_port(const struct http *h);
 
 #endif

@@ -6,24 +6,28 @@
 #include <stddef.h>
 
 struct metrics {
-    unsigned long long clients_total;     /* SSE streams accepted since start */
-    unsigned long long clients_rejected;  /* refused: max_clients reached, shutting down */
-    unsigned long long clients_slow_cut;  /* cut off for passing client_buffer */
-    unsigned long long messages_in;       /* upstream messages received */
-    unsigned long long messages_non_json; /* needed JSON, got something else: sent as is */
-    unsigned long long messages_dropped;  /* over max_message_size, or malformed upstream */
-    unsigned long long messages_binary;   /* not UTF-8: base64-encoded or rejected per route */
-    unsigned long long events_out;        /* frames queued to clients */
-    unsigned long long bytes_out;         /* bytes of those frames */
-    unsigned long long redis_reconnects;  /* successful connections after the first */
-    unsigned long long mqtt_reconnects;   /* MQTT: successful connections after the first */
-    unsigned long long requests_bad;      /* answered 4xx */
-    unsigned long long published;         /* POSTs of publish routes handed to Redis */
-    unsigned long long publish_failed;    /* ... that Redis refused or lost */
+    unsigned long long clients_total;         /* SSE streams accepted since start */
+    unsigned long long clients_rejected;      /* refused: max_clients reached, shutting down */
+    unsigned long long clients_slow_cut;      /* cut off for passing client_buffer */
+    unsigned long long messages_in;           /* upstream messages received */
+    unsigned long long messages_non_json;     /* needed JSON, got something else: sent as is */
+    unsigned long long messages_dropped;      /* over max_message_size, or malformed upstream */
+    unsigned long long messages_binary;       /* not UTF-8: base64-encoded or rejected per route */
+    unsigned long long events_out;            /* frames queued to clients */
+    unsigned long long bytes_out;             /* bytes of those frames */
+    unsigned long long redis_reconnects;      /* successful connections after the first */
+    unsigned long long mqtt_reconnects;       /* MQTT: successful connections after the first */
+    unsigned long long requests_bad;          /* answered 4xx */
+    unsigned long long connections_timed_out; /* closed: no whole request in request_timeout */
+    unsigned long long connections_shed;      /* closed: max_pending_connections reached */
+    unsigned long long connections_refused;   /* reset at the file limit */
+    unsigned long long published;             /* POSTs of publish routes handed to Redis */
+    unsigned long long publish_failed;        /* ... that Redis refused or lost */
 };
 
 struct metrics_gauges {
     size_t clients;
+    size_t pending; /* connections without a whole request yet */
     size_t topics;
     int redis_up;
     int mqtt_up; /* -1: no MQTT route */

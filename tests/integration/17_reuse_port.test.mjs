@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { BRIDGE, startRedis, startBridge, sseCat, waitFor } from './lib/harness.mjs';
+import { BRIDGE, startRedis, startBridge, sseCat, waitFor, waitLog } from './lib/harness.mjs';
 
 const config = '[bridge]\nreuse_port = true\n';
 // Established TCP connections of process `pid`, from its socket descriptors and the kernel's
@@ -36,6 +36,8 @@ test('two processes share a port and both deliver; one stops, the other serves',
   const redis = await startRedis(t);
   const a = await startBridge(t, { config, redis, args: ['--journal', '0'] });
   const b = await startBridge(t, { config, redis, args: ['--journal', '0'], port: a.port });
+  // /healthz on the shared port may be answered by a: wait until b itself listens.
+  await waitLog(b, /http: listening on/);
   const N = 40;
   const cat = sseCat(t, `${a.url}/events/shared`, { n: N, count: 2 });
   await cat.waitOpen();

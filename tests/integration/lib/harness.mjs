@@ -122,8 +122,9 @@ export async function startRedis(t, { appendonly = false, args = [] } = {}) {
 // sse-bridge with an optional INI config text; waits until /healthz answers (any status, or
 // 200 when `healthy`). stop() sends SIGTERM and returns the exit status, which tests assert
 // (under AddressSanitizer a leak makes it non-zero).
+// `wrap` runs the bridge under another command that execs it (e.g. ['prlimit', '--nofile=64']).
 export async function startBridge(t, { config = null, args = [], env = {}, redis = null,
-  healthy = true, port = null } = {}) {
+  healthy = true, port = null, wrap = [] } = {}) {
   const dir = tempDir('sse-bridge-');
   if (port === null) port = await freePort();
   const argv = ['--listen', `127.0.0.1:${port}`, ...args];
@@ -135,7 +136,8 @@ export async function startBridge(t, { config = null, args = [], env = {}, redis
   const logFile = join(dir, 'bridge.log');
   const bridge = { port, dir, url: `http://127.0.0.1:${port}`, logFile, child: null, log: [] };
   bridge.start = async () => {
-    const child = track(spawn(BRIDGE, argv, {
+    const [cmd, ...cmdArgs] = [...wrap, BRIDGE, ...argv];
+    const child = track(spawn(cmd, cmdArgs, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     }));
