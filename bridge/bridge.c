@@ -22,6 +22,7 @@
 #include "source_mqtt.h"
 #include "source_redis.h"
 #include "source_stream.h"
+#include "text.h"
 #include "translate.h"
 #include "xmalloc.h"
 
@@ -109,6 +110,23 @@ static const char *field_value(const struct entry *e, const char *name, size_t *
     return NULL;
 }
 
+/* s as JSON text: itself when it is UTF-8 (and, for a name, holds no NUL), else its base64
+ * (marking e). *len is the length of what is returned, which the caller frees. */
+static char *text_or_base64(const char *s, size_t *len, bool name, struct entry *e) {
+    size_t n = *len;
+    if (text_utf8_valid(s, n) && !(name && memchr(s, '\0', n) != NULL)) {
+        char *copy = xmalloc(n + 1); /* a value may hold NUL: copied whole */
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+        return copy;
+    }
+    e->binary_fields = true;
+    char *b64 = xmalloc(text_base64_len(n) + 1);
+    *len = text_base64_encode(s, n, b64);
+    b64[*len] = '\0';
+    return b64;
+}
+
 void bridge_entry_from_fields(const struct topic *t, struct entry *e) {
     size_t len;
     const char *v;
@@ -139,13 +157,17 @@ void bridge_entry_from_fields(const struct topic *t, struct entry *e) {
         e->in.payload_len = len;
         return;
     }
-    /* No "data" field: the whole entry, as a JSON object, is the payload. */
+    /* No "data" field: the whole entry, as a JSON object, is the payload. JSON holds text:
+     * a name or value that is not UTF-8 goes in as its base64, and the entry is marked so
+     * that routes with binary = reject drop it. */
     json_t *obj = json_object();
     for (size_t i = 0; i < e->in.nfields; i++) {
-        char *name = xstrndup(e->in.fields[2 * i], e->in.field_lens[2 * i]);
-        json_object_set_new(obj, name,
-                            json_stringn(e->in.fields[2 * i + 1], e->in.field_lens[2 * i + 1]));
+        size_t name_len = e->in.field_lens[2 * i], value_len = e->in.field_lens[2 * i + 1];
+        char *name = text_or_base64(e->in.fields[2 * i], &name_len, true, e);
+        char *value = text_or_base64(e->in.fields[2 * i + 1], &value_len, false, e);
+        json_object_set_new(obj, name, json_stringn(value, value_len));
         free(name);
+        free(value);
     }
     e->owned = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
@@ -155,7 +177,9 @@ void bridge_entry_from_fields(const struct topic *t, struct entry *e) {
 
 void bridge_entry_clear(struct entry *e) {
     free(e->owned);
+    free(e->owned_fields);
     e->owned = NULL;
+    e->owned_fields = NULL;
 }
 
 void bridge_count_frames(struct bridge *b, const struct frame_src *src) {
@@ -168,6 +192,7 @@ void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry 
         return;
     struct frame_src src;
     frame_src_init(&src, &e->in, e->gap);
+    src.binary_input = e->binary_fields;
     struct msg *id_frame = NULL; /* "id: X\n\n", shared by single-topic clients */
     if (e->has_id) {
         char id[STREAM_ID_MAX_LEN + 1];

@@ -545,6 +545,7 @@ int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, con
 int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry *e) {
     struct frame_src src;
     frame_src_init(&src, &e->in, e->gap);
+    src.binary_input = e->binary_fields;
     bool closing;
     struct msg *body = frame_build(&src, c->route->cfg, &c->b->names, FRAME_BODY, &closing);
     bridge_count_frames(c->b, &src);

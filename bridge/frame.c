@@ -27,8 +27,10 @@ void frame_src_clear(struct frame_src *src) {
 static const char *text_of(struct frame_src *src, const struct route_cfg *r, size_t *len) {
     if (src->utf8 < 0) {
         src->utf8 = text_utf8_valid(src->in.payload, src->in.payload_len);
-        src->binary = !src->utf8;
+        src->binary = !src->utf8 || src->binary_input;
     }
+    if (src->binary_input && r->binary == BINARY_REJECT)
+        return NULL;
     if (src->utf8) {
         *len = src->in.payload_len;
         return src->in.payload;

@@ -367,11 +367,18 @@ int journal_parse_entry(const redisReply *item, struct entry *e, const char **fi
     e->has_id = true;
     const redisReply *kv = item->element[1];
     size_t pairs = kv->elements / 2;
-    if (pairs > max_pairs)
-        pairs = max_pairs;
     for (size_t i = 0; i < pairs * 2; i++) {
         if (kv->element[i]->type != REDIS_REPLY_STRING)
             return -1;
+    }
+    if (pairs > max_pairs) {
+        /* More fields than the caller's arrays: every one counts (a "data" field may come
+         * last), so the entry gets arrays of its own, freed by bridge_entry_clear. */
+        e->owned_fields = xmalloc(pairs * 2 * (sizeof(*fields) + sizeof(*lens)));
+        fields = e->owned_fields;
+        lens = (size_t *)(fields + pairs * 2);
+    }
+    for (size_t i = 0; i < pairs * 2; i++) {
         fields[i] = kv->element[i]->str;
         lens[i] = kv->element[i]->len;
     }

@@ -29,7 +29,9 @@ struct entry {
     struct stream_id id;
     bool gap; /* a gap marker: in.payload holds the reason */
     struct translate_in in;
-    char *owned; /* a payload made for the occasion; bridge_entry_clear frees it */
+    char *owned;        /* a payload made for the occasion; bridge_entry_clear frees it */
+    void *owned_fields; /* the field arrays of an entry with more fields than the caller's */
+    bool binary_fields; /* the payload made of its fields had non-UTF-8 ones (base64 in it) */
 };
 
 /* A configured route, ready for matching; rules point into cfg. */

@@ -21,6 +21,8 @@
 struct frame_src {
     struct translate_in in; /* borrowed: channel, payload, fields, properties */
     bool gap;               /* a journal gap marker: in.payload is the reason */
+    bool binary_input;      /* the payload stands for bytes that were not UTF-8 (rejected by
+                               routes with binary = reject; the caller sets it) */
     /* Filled on first need, once per message; frame_src_clear frees them. */
     int utf8; /* -1: not checked yet */
     char *b64;

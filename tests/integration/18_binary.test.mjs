@@ -225,3 +225,39 @@ test('a number taken by a json: rule keeps its text, from Redis and MQTT', async
       ['22.2', '0.1', '1e+300', '123456789012345678', '-0.000001']);
   }
 });
+
+test('stream entries: every field counts (data as the 21st), and a no-data entry keeps its binary fields', async (t) => {
+  const redis = await startRedis(t);
+  const broker = await startMosquitto(t);
+  const bridge = await startBridge(t, { redis, config, args: ['--mqtt', broker.url] });
+  const pub = redis.client();
+  const cats = {
+    base64: sseCat(t, `${bridge.url}/st/base64/fields`),
+    reject: sseCat(t, `${bridge.url}/st/reject/fields`),
+  };
+  for (const [policy, cat] of Object.entries(cats)) {
+    await warmUp(() => pub.xadd(`bin:st:${policy}:fields`, '*', 'kind', 'tick', 'data', WARM), cat);
+  }
+  for (const policy of ['base64', 'reject']) {
+    const key = `bin:st:${policy}:fields`;
+    const many = [];
+    for (let i = 1; i <= 20; i++) many.push(`f${i}`, `v${i}`);
+    await pub.xadd(key, '*', ...many, 'data', '{"seq":1}'); // data is the 21st field
+    await pub.xadd(key, '*', 'kind', 'tick', 'x', Buffer.from([0xff]), 'y', 'ok'); // no data
+    await pub.xadd(key, '*', 'kind', 'tick', 'data', '{"seq":4}');
+  }
+  for (const [policy, cat] of Object.entries(cats)) {
+    await waitFor(() => cat.events.some((e) => e.data === '{"seq":4}'), { what: `seq 4 (${policy})` });
+    await cat.stop();
+  }
+  assert.deepEqual(nonWarm(cats.base64.events).map((e) => [e.event, e.data]), [
+    ['message', '{"seq":1}'],
+    ['tick', '{"kind":"tick","x":"/w==","y":"ok"}'],
+    ['tick', '{"seq":4}'],
+  ]);
+  assert.deepEqual(nonWarm(cats.reject.events).map((e) => [e.event, e.data]), [
+    ['message', '{"seq":1}'],
+    ['tick', '{"seq":4}'],
+  ]);
+  assert.ok((await bridge.metrics()).messages_binary_total >= 2);
+});
