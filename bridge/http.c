@@ -1,5 +1,6 @@
 #include "http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/http_struct.h> /* the request's HTTP version (no accessor in 2.1) */
 #include <event2/listener.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
@@ -85,11 +87,59 @@ static void reply_metrics(struct http *h, struct evhttp_request *req) {
     evbuffer_free(body);
 }
 
-/* An Origin equal to the scheme and Host of the request is the bridge's own page. */
+/* An http(s) Origin whose host is the request's Host is the bridge's own page. Another
+ * scheme (javascript:, file:, null) is never the bridge's page. */
 static int same_origin(struct evhttp_request *req, const char *origin) {
     const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
-    const char *rest = strstr(origin, "://");
-    return host != NULL && rest != NULL && strcmp(rest + 3, host) == 0;
+    const char *rest = !strncmp(origin, "http://", 7)    ? origin + 7
+                       : !strncmp(origin, "https://", 8) ? origin + 8
+                                                         : NULL;
+    return host != NULL && rest != NULL && strcmp(rest, host) == 0;
+}
+
+/* RFC 9110 token characters: what a header name is made of. */
+static bool token(const char *s) {
+    if (*s == '\0')
+        return false;
+    for (; *s; s++) {
+        if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s)))
+            return false;
+    }
+    return true;
+}
+
+/* What evhttp lets through and HTTP/1.1 (RFC 9112) refuses. NULL, or the reason with *status. */
+static const char *request_conformance(struct evhttp_request *req, int *status) {
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    *status = 400;
+    if (req->major == 1 && req->minor >= 1 && evhttp_find_header(in, "Host") == NULL)
+        return "HTTP/1.1 needs a Host header";
+    const char *length = NULL, *coding = NULL;
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, in, next) {
+        if (!token(kv->key))
+            return "malformed header name";
+        if (!evutil_ascii_strcasecmp(kv->key, "Content-Length")) {
+            if (length != NULL && strcmp(length, kv->value) != 0)
+                return "conflicting Content-Length headers";
+            length = kv->value;
+        } else if (!evutil_ascii_strcasecmp(kv->key, "Transfer-Encoding")) {
+            if (coding != NULL)
+                return "more than one Transfer-Encoding header";
+            coding = kv->value;
+        }
+    }
+    if (coding != NULL && length != NULL)
+        return "Transfer-Encoding and Content-Length together";
+    if (coding != NULL && evutil_ascii_strcasecmp(coding, "chunked") != 0) {
+        *status = 501;
+        return "unsupported transfer coding (only chunked)";
+    }
+    /* evhttp decodes %00 in query values to the end of the string: "a%00b" would be "a". */
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (query != NULL && (strstr(query, "%00") != NULL))
+        return "NUL in the query string";
+    return NULL;
 }
 
 enum cors { CORS_NONE, CORS_ALLOWED, CORS_DENIED };
@@ -308,6 +358,12 @@ static void on_request(struct evhttp_request *req, void *arg) {
         reply_text(h, req, 400, "Bad Request", "malformed request URI");
         return;
     }
+    int status;
+    const char *refused = request_conformance(req, &status);
+    if (refused != NULL) {
+        reply_text(h, req, status, status == 400 ? "Bad Request" : "Not Implemented", refused);
+        return;
+    }
     size_t path_len;
     char *path = evhttp_uridecode(raw_path, 0, &path_len);
     if (path == NULL || strlen(path) != path_len) {
@@ -440,10 +496,11 @@ struct http *http_new(struct bridge *b) {
             goto fail;
         }
     }
-    /* Every method reaches on_request, which answers 405 with an Allow header itself. */
+    /* Every method evhttp knows reaches on_request, which answers 405 with an Allow header. */
     evhttp_set_allowed_methods(h->evhttp, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS |
                                               EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                              EVHTTP_REQ_PATCH);
+                                              EVHTTP_REQ_PATCH | EVHTTP_REQ_TRACE |
+                                              EVHTTP_REQ_CONNECT);
     evhttp_set_gencb(h->evhttp, on_request, h);
     h->listener = listener_new(b->base, h->evhttp, b->cfg, &b->metrics);
     if (h->listener == NULL)
