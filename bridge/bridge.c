@@ -185,6 +185,12 @@ void bridge_entry_clear(struct entry *e) {
 void bridge_count_frames(struct bridge *b, const struct frame_src *src) {
     b->metrics.messages_binary += src->binary;
     b->metrics.messages_non_json += src->non_json;
+    if (src->too_large) {
+        b->metrics.messages_dropped++;
+        log_warn("deliver: an event on %.*s is over %zu bytes once encoded; sent as a too-large "
+                 "gap on journalled routes, dropped on the others",
+                 (int)src->in.channel_len, src->in.channel, b->names.max_frame);
+    }
 }
 
 void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry *e) {
@@ -428,6 +434,9 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg) {
         b->routes[i].cfg = &cfg->routes[i];
     b->names.close_event = cfg->close_event;
     b->names.gap_event = cfg->gap_event;
+    /* config_validate keeps it under half a client buffer: a poison entry never cuts its
+     * readers (and a resuming client is never cut at the same place again). */
+    b->names.max_frame = cfg->max_message_size;
     b->flush_ev = event_new(base, -1, 0, on_flush, b);
     b->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (cfg->retry_ms > 0)
@@ -475,14 +484,18 @@ int bridge_start(struct bridge *b) {
     if (b->http == NULL)
         return -1;
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-    b->redis = source_redis_new(b, &addr);
+    const struct redis_pool_cfg pool_cfg = {b->cfg->backoff_min_ms, b->cfg->backoff_max_ms,
+                                            b->cfg->redis_probe_interval_ms,
+                                            b->cfg->redis_probe_timeout_ms};
+    b->redis_pool = redis_pool_new(b->base, &addr, &pool_cfg);
+    b->redis = source_redis_new(b);
     if (uses_journal(b->cfg))
-        b->journal = journal_new(b, &addr);
+        b->journal = journal_new(b);
     if (uses_streams(b->cfg))
-        b->streams = source_stream_new(b, &addr);
+        b->streams = source_stream_new(b);
     for (size_t i = 0; i < b->nroutes && b->publish == NULL; i++) {
         if (b->routes[i].cfg->publish)
-            b->publish = publish_new(b, &addr);
+            b->publish = publish_new(b);
     }
     if (config_uses_mqtt(b->cfg)) {
         b->mqtt = source_mqtt_new(b);
@@ -490,6 +503,7 @@ int bridge_start(struct bridge *b) {
             return -1;
     }
     pin_static_routes(b);
+    redis_pool_start(b->redis_pool);
     source_redis_start(b->redis);
     if (b->journal)
         journal_start(b->journal);
@@ -543,6 +557,8 @@ void bridge_free(struct bridge *b) {
     b->mqtt = NULL;
     publish_free(b->publish);
     b->publish = NULL;
+    redis_pool_free(b->redis_pool); /* after every connection of it */
+    b->redis_pool = NULL;
     free_event(b->flush_ev);
     if (b->null_fd >= 0)
         close(b->null_fd);

@@ -93,6 +93,8 @@ struct config *config_new(void) {
     cfg->client_buffer = DEFAULT_CLIENT_BUFFER;
     cfg->client_write_timeout_ms = DEFAULT_CLIENT_WRITE_TIMEOUT_MS;
     cfg->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+    cfg->redis_probe_interval_ms = DEFAULT_REDIS_PROBE_INTERVAL_MS;
+    cfg->redis_probe_timeout_ms = DEFAULT_REDIS_PROBE_TIMEOUT_MS;
     cfg->max_pending_connections = DEFAULT_MAX_PENDING_CONNECTIONS;
     cfg->client_socket_buffer = DEFAULT_CLIENT_SOCKET_BUFFER;
     cfg->max_header_size = DEFAULT_MAX_HEADER_SIZE;
@@ -377,6 +379,17 @@ const char *config_set(struct config *cfg, const char *key, const char *value) {
         return set_size(&cfg->client_buffer, value, 4096, 1LL << 30);
     if (!strcmp(key, "client_write_timeout"))
         return set_duration(&cfg->client_write_timeout_ms, value);
+    if (!strcmp(key, "redis_probe_interval"))
+        return set_duration(&cfg->redis_probe_interval_ms, value);
+    if (!strcmp(key, "redis_probe_timeout")) {
+        unsigned timeout = cfg->redis_probe_timeout_ms;
+        const char *bad = set_duration(&timeout, value);
+        if (bad == NULL && timeout < 100)
+            bad = "at least 100ms";
+        if (bad == NULL)
+            cfg->redis_probe_timeout_ms = timeout;
+        return bad;
+    }
     if (!strcmp(key, "request_timeout"))
         return set_duration(&cfg->request_timeout_ms, value);
     if (!strcmp(key, "max_pending_connections"))

@@ -60,9 +60,10 @@ static json_t *json_of(struct frame_src *src) {
     return src->json;
 }
 
-static struct msg *gap_frame(const struct frame_src *src, const struct frame_names *names) {
+static struct msg *gap_frame(const struct frame_src *src, const char *reason, size_t reason_len,
+                             const struct frame_opts *names) {
     json_t *data = json_pack("{s:s%, s:s%}", "topic", src->in.channel, src->in.channel_len,
-                             "reason", src->in.payload, src->in.payload_len);
+                             "reason", reason, reason_len);
     char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     json_decref(data);
     struct sse_fields f = {names->gap_event,       strlen(names->gap_event), NULL, 0, text,
@@ -94,11 +95,11 @@ static bool names_close(const struct sse_fields *f, const char *close_event) {
 }
 
 struct msg *frame_build(struct frame_src *src, const struct route_cfg *r,
-                        const struct frame_names *names, enum frame_shape shape, bool *closing) {
+                        const struct frame_opts *names, enum frame_shape shape, bool *closing) {
     struct msg *m;
     *closing = false;
     if (src->gap) {
-        m = gap_frame(src, names);
+        m = gap_frame(src, src->in.payload, src->in.payload_len, names);
     } else {
         struct translate_in in = src->in;
         in.payload = text_of(src, r, &in.payload_len);
@@ -122,6 +123,14 @@ struct msg *frame_build(struct frame_src *src, const struct route_cfg *r,
             free(owned[i]);
         if (m == NULL)
             return NULL;
+        if (names->max_frame > 0 && m->len > names->max_frame) {
+            src->too_large = true;
+            *closing = false;
+            msg_unref(m);
+            if (!route_is_journalled(r))
+                return NULL;
+            m = gap_frame(src, "too-large", 9, names);
+        }
     }
     if (shape == FRAME_BODY)
         m->len--; /* the final blank line: the caller ends the event */

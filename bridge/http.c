@@ -58,8 +58,16 @@ static void reply_healthz(struct http *h, struct evhttp_request *req) {
     int redis_up = source_redis_up(b->redis) && (b->journal == NULL || journal_up(b->journal)) &&
                    (b->streams == NULL || source_stream_up(b->streams));
     struct evbuffer *body = evbuffer_new();
-    evbuffer_add_printf(body, "{\"status\":\"%s\",\"redis\":\"%s\",", up ? "ok" : "degraded",
+    bool journal_bad = b->journal != NULL && journal_degraded(b->journal);
+    /* down: an upstream is away (503, a load balancer should send clients elsewhere);
+     * degraded: streams work but Redis refuses journal writes (replay misses those events). */
+    evbuffer_add_printf(body, "{\"status\":\"%s\",\"redis\":\"%s\",",
+                        !up           ? "down"
+                        : journal_bad ? "degraded"
+                                      : "ok",
                         redis_up ? "up" : "down");
+    if (b->journal != NULL)
+        evbuffer_add_printf(body, "\"journal\":\"%s\",", journal_bad ? "degraded" : "ok");
     if (b->mqtt != NULL)
         evbuffer_add_printf(body, "\"mqtt\":\"%s\",", source_mqtt_up(b->mqtt) ? "up" : "down");
     evbuffer_add_printf(body, "\"clients\":%zu}\n", b->nclients);
@@ -74,8 +82,11 @@ static void reply_metrics(struct http *h, struct evhttp_request *req) {
     struct bridge *b = h->b;
     b->metrics.redis_reconnects = source_redis_reconnects(b->redis);
     b->metrics.mqtt_reconnects = source_mqtt_reconnects(b->mqtt);
-    struct metrics_gauges g = {b->nclients, h->listener ? listener_pending(h->listener) : 0,
-                               hub_topic_count(b->hub), bridge_upstream_up(b),
+    struct metrics_gauges g = {b->nclients,
+                               h->listener ? listener_pending(h->listener) : 0,
+                               hub_topic_count(b->hub),
+                               bridge_upstream_up(b),
+                               b->journal ? journal_degraded(b->journal) : -1,
                                b->mqtt ? source_mqtt_up(b->mqtt) : -1};
     char text[4096];
     size_t n = metrics_render(&b->metrics, &g, text, sizeof(text));

@@ -30,7 +30,8 @@ struct journal {
     struct replay_job *queue, *queue_tail; /* waiting for a read slot */
     struct replay_job *deferred;           /* waiting for their client's output to drain */
     struct event *pace_ev;
-    bool writer_down_logged;
+    bool degraded; /* Redis refuses journal writes (OOM, read-only replica, ...) */
+    unsigned long long failed_writes; /* in the current episode */
 };
 
 /* A pub/sub message or gap marker on its way into the journal: what to deliver once Redis
@@ -57,14 +58,13 @@ static struct entry gap_entry(const struct topic *t, const char *reason) {
 }
 
 bool journal_up(const struct journal *j) {
-    return redis_conn_ready(j->writer) && redis_conn_ready(j->reader);
+    return redis_conn_up(j->writer) && redis_conn_up(j->reader);
 }
 
 static const char GAP_STARTED[] = "journal-started", GAP_RESUMED[] = "journal-resumed";
 
 static void writer_ready(void *arg) {
-    struct journal *j = arg;
-    j->writer_down_logged = false;
+    (void)arg;
 }
 
 static void owe_resumed(void *arg, struct topic *t) {
@@ -113,6 +113,40 @@ static int trim_args(const struct journal *j, const struct topic *t, const char 
     return n;
 }
 
+static const char GAP_WRITE_FAILED[] = "journal-write-failed";
+
+/* Redis answered a journal write with an error: the journal is degraded until a write
+ * succeeds (logged at both ends of the episode), and the topic's live clients are told once
+ * that what follows cannot be replayed (`tell`: a message is about to be delivered). */
+static void write_refused(struct journal *j, struct topic *t, const char *why, bool tell) {
+    j->b->metrics.journal_write_errors++;
+    j->failed_writes++;
+    if (!j->degraded) {
+        log_warn("journal: Redis refuses writes (%s, on %s); live events go out without ids "
+                 "until it takes them again",
+                 why, t->journal_key);
+        j->degraded = true;
+    }
+    if (!t->write_failing && tell) {
+        t->write_failing = true;
+        struct entry e = gap_entry(t, GAP_WRITE_FAILED);
+        bridge_deliver_entry(j->b, t, &e);
+    }
+}
+
+static void write_succeeded(struct journal *j, struct topic *t) {
+    t->write_failing = false;
+    if (j->degraded) {
+        log_info("journal: writes succeed again, after %llu refused", j->failed_writes);
+        j->degraded = false;
+        j->failed_writes = 0;
+    }
+}
+
+bool journal_degraded(const struct journal *j) {
+    return j->degraded;
+}
+
 static void on_write_reply(redisAsyncContext *ac, void *r, void *privdata) {
     struct pending_write *pw = privdata;
     redisReply *reply = r;
@@ -131,15 +165,15 @@ static void on_write_reply(redisAsyncContext *ac, void *r, void *privdata) {
         if (stream_id_cmp(e.id, pw->t->last_id) > 0)
             pw->t->last_id = e.id;
         pw->t->cursor_known = true;
+        write_succeeded(j, pw->t);
     } else {
         /* Delivered all the same, without an id: the client misses nothing live, but this
          * event cannot be replayed, and the journal owes a gap marker. */
         if (pw->t->gap_owed == NULL)
             pw->t->gap_owed = GAP_RESUMED;
-        if (!j->writer_down_logged)
-            log_warn("journal: cannot write %s (%s); delivering without ids", pw->t->journal_key,
-                     reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
-        j->writer_down_logged = true;
+        if (reply != NULL) /* refused (a lost connection is the connection's to report) */
+            write_refused(j, pw->t, reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply",
+                          pw->deliver && !pw->gap);
     }
     if (e.gap && !e.has_id && pw->t->gap_owed == NULL)
         pw->t->gap_owed = pw->gap_started ? GAP_STARTED : GAP_RESUMED;
@@ -596,13 +630,12 @@ void journal_unblock(struct journal *j, long long client_id) {
         redisAsyncCommand(ac, ignore_reply, NULL, "CLIENT UNBLOCK %lld", client_id);
 }
 
-struct journal *journal_new(struct bridge *b, const struct redis_addr *addr) {
+struct journal *journal_new(struct bridge *b) {
     struct journal *j = xcalloc(1, sizeof(*j));
     j->b = b;
-    const struct config *cfg = b->cfg;
-    j->writer = redis_conn_new(b->base, addr, "journal", cfg->backoff_min_ms, cfg->backoff_max_ms,
+    j->writer = redis_conn_new(b->redis_pool, "journal",
                                (struct redis_conn_handlers){writer_ready, writer_lost}, j);
-    j->reader = redis_conn_new(b->base, addr, "replay", cfg->backoff_min_ms, cfg->backoff_max_ms,
+    j->reader = redis_conn_new(b->redis_pool, "replay",
                                (struct redis_conn_handlers){reader_ready, reader_lost}, j);
     j->pace_ev = event_new(b->base, -1, EV_PERSIST, on_pace, j);
     struct timeval tv = {0, 10000};

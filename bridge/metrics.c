@@ -16,6 +16,11 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, c
         {"redis_up", "gauge", "1 when the Redis connection is up", (unsigned long long)g->redis_up},
         {"mqtt_up", "gauge", "1 when the MQTT broker connection is up (absent: no MQTT route)",
          (unsigned long long)g->mqtt_up},
+        {"journal_degraded", "gauge",
+         "1 while Redis refuses journal writes (absent: no journalled route)",
+         (unsigned long long)g->journal_degraded},
+        {"journal_write_errors_total", "counter", "journal writes Redis refused",
+         m->journal_write_errors},
         {"clients_total", "counter", "SSE streams accepted", m->clients_total},
         {"clients_rejected_total", "counter", "SSE streams refused (limits, shutdown)",
          m->clients_rejected},
@@ -32,6 +37,9 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, c
         {"bytes_out_total", "counter", "bytes of events queued to clients", m->bytes_out},
         {"redis_reconnects_total", "counter", "Redis reconnections", m->redis_reconnects},
         {"mqtt_reconnects_total", "counter", "MQTT broker reconnections", m->mqtt_reconnects},
+        {"mqtt_redeliveries_dropped_total", "counter",
+         "QoS 1 messages the broker sent again after a restart, already delivered",
+         m->mqtt_redeliveries},
         {"published_total", "counter", "messages POSTed to publish routes", m->published},
         {"publish_failed_total", "counter", "published messages Redis refused or lost",
          m->publish_failed},
@@ -46,7 +54,8 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, c
     };
     size_t len = 0;
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && len < cap; i++) {
-        if (rows[i].name[0] == 'm' && !strcmp(rows[i].name, "mqtt_up") && g->mqtt_up < 0)
+        if ((!strcmp(rows[i].name, "mqtt_up") && g->mqtt_up < 0) ||
+            (!strcmp(rows[i].name, "journal_degraded") && g->journal_degraded < 0))
             continue;
         int n = snprintf(buf + len, cap - len,
                          "# HELP sse_bridge_%s %s\n# TYPE sse_bridge_%s %s\nsse_bridge_%s %llu\n",

@@ -31,12 +31,11 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata) {
     }
 }
 
-struct publish *publish_new(struct bridge *b, const struct redis_addr *addr) {
+struct publish *publish_new(struct bridge *b) {
     struct publish *p = xcalloc(1, sizeof(*p));
     p->b = b;
-    p->conn =
-        redis_conn_new(b->base, addr, "publish", b->cfg->backoff_min_ms, b->cfg->backoff_max_ms,
-                       (struct redis_conn_handlers){on_ready, on_lost}, p);
+    p->conn = redis_conn_new(b->redis_pool, "publish",
+                             (struct redis_conn_handlers){on_ready, on_lost}, p);
     return p;
 }
 
@@ -52,7 +51,7 @@ void publish_free(struct publish *p) {
 }
 
 bool publish_up(const struct publish *p) {
-    return p != NULL && redis_conn_ready(p->conn);
+    return p != NULL && redis_conn_up(p->conn);
 }
 
 int publish_send(struct publish *p, const char *channel, const char *payload, size_t len) {

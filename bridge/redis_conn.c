@@ -20,10 +20,24 @@ enum conn_state {
     CONN_CLOSED,  /* being freed: no callbacks, no reconnect */
 };
 
+struct redis_pool {
+    struct event_base *base;
+    struct redis_addr addr;
+    struct redis_pool_cfg cfg;
+    struct redis_conn **conns; /* every connection but the probe's */
+    size_t nconns;
+    struct redis_conn *probe; /* NULL: no probe */
+    struct event *probe_ev;
+    bool ping_outstanding, answering;
+    unsigned long long ping_sent_ms, down_since_ms, probe_wait_since_ms;
+};
+
 struct redis_conn {
+    struct redis_pool *pool;
     struct event_base *base;
     struct redis_addr addr;
     char name[32];
+    const char *reset_why; /* set while the pool tears the connection down */
     redisAsyncContext *ac;
     enum conn_state state;
     struct backoff backoff;
@@ -146,7 +160,21 @@ static void on_connect(const redisAsyncContext *ac, int status) {
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
-    lost(ac->data, status == REDIS_OK ? "closed" : ac->errstr);
+    struct redis_conn *c = ac->data;
+    lost(c, c->reset_why ? c->reset_why : status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+/* Tears the connection down (pending callbacks get NULL replies) and reconnects after the
+ * backoff, as if the server had closed it. */
+static void reset(struct redis_conn *c, const char *why) {
+    redisAsyncContext *ac = c->ac;
+    if (ac == NULL || c->state == CONN_CLOSED)
+        return;
+    c->reset_why = why;
+    redisAsyncFree(ac); /* calls on_disconnect, hence lost(), when it was connected */
+    c->reset_why = NULL;
+    if (c->ac == ac) /* still connecting: hiredis calls no disconnect callback */
+        lost(c, why);
 }
 
 static void connect_now(struct redis_conn *c) {
@@ -164,26 +192,152 @@ static void connect_now(struct redis_conn *c) {
     }
     ac->data = c;
     c->ac = ac;
-    /* A Redis that stops answering without closing is found by TCP keepalive. */
+    /* TCP keepalive finds a peer whose kernel is gone; one that is there but does not
+     * answer is found by the pool's probe. */
     redisEnableKeepAlive(&ac->c);
     redisLibeventAttach(ac, c->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
 
-struct redis_conn *redis_conn_new(struct event_base *base, const struct redis_addr *addr,
-                                  const char *name, unsigned backoff_min_ms,
-                                  unsigned backoff_max_ms, struct redis_conn_handlers handlers,
-                                  void *arg) {
+static struct redis_conn *conn_new(struct redis_pool *p, const char *name,
+                                   struct redis_conn_handlers handlers, void *arg) {
     struct redis_conn *c = xcalloc(1, sizeof(*c));
-    c->base = base;
-    c->addr = *addr;
+    c->pool = p;
+    c->base = p->base;
+    c->addr = p->addr;
     snprintf(c->name, sizeof(c->name), "%s", name);
     c->handlers = handlers;
     c->arg = arg;
-    backoff_init(&c->backoff, backoff_min_ms, backoff_max_ms);
-    c->retry_ev = evtimer_new(base, on_retry, c);
+    backoff_init(&c->backoff, p->cfg.backoff_min_ms, p->cfg.backoff_max_ms);
+    c->retry_ev = evtimer_new(p->base, on_retry, c);
     return c;
+}
+
+struct redis_conn *redis_conn_new(struct redis_pool *p, const char *name,
+                                  struct redis_conn_handlers handlers, void *arg) {
+    struct redis_conn *c = conn_new(p, name, handlers, arg);
+    p->conns = xrealloc(p->conns, (p->nconns + 1) * sizeof(*p->conns));
+    p->conns[p->nconns++] = c;
+    return c;
+}
+
+/* ---- the pool's probe ---- */
+
+static unsigned long long pool_now_ms(const struct redis_pool *p) {
+    struct timeval tv;
+    event_base_gettimeofday_cached(p->base, &tv);
+    return (unsigned long long)tv.tv_sec * 1000 + (unsigned long long)tv.tv_usec / 1000;
+}
+
+static void probe_arm(struct redis_pool *p, unsigned ms) {
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_add(p->probe_ev, &tv);
+}
+
+static void on_pong(redisAsyncContext *ac, void *r, void *privdata) {
+    struct redis_pool *p = privdata;
+    (void)ac;
+    if (!p->ping_outstanding)
+        return;
+    p->ping_outstanding = false;
+    if (r == NULL)
+        return; /* torn down: the next probe tick tries again */
+    unsigned long long now = pool_now_ms(p);
+    if (!p->answering) {
+        log_info("redis: %s:%d answers again after %llu ms", p->addr.host, p->addr.port,
+                 now - p->down_since_ms);
+        p->answering = true;
+    }
+    unsigned late = (unsigned)(now - p->ping_sent_ms);
+    probe_arm(p, late < p->cfg.probe_interval_ms ? p->cfg.probe_interval_ms - late : 0);
+}
+
+/* No answer within probe_timeout: the server is down for this pool until it answers. */
+static void server_silent(struct redis_pool *p, const char *what) {
+    if (p->answering) {
+        log_warn("redis: %s:%d %s for %u ms; reconnecting every connection", p->addr.host,
+                 p->addr.port, what, p->cfg.probe_timeout_ms);
+        p->answering = false;
+        p->down_since_ms = pool_now_ms(p);
+        for (size_t i = 0; i < p->nconns; i++)
+            reset(p->conns[i], "the server stopped answering");
+        p->ping_outstanding = false;
+        reset(p->probe, "the server stopped answering");
+    }
+}
+
+static void on_probe(evutil_socket_t fd, short what, void *arg) {
+    struct redis_pool *p = arg;
+    (void)fd, (void)what;
+    unsigned long long now = pool_now_ms(p);
+    if (p->ping_outstanding) {
+        if (now - p->ping_sent_ms >= p->cfg.probe_timeout_ms)
+            server_silent(p, "has not answered PING");
+        probe_arm(p, p->cfg.probe_timeout_ms);
+        return;
+    }
+    redisAsyncContext *ac = redis_conn_ctx(p->probe);
+    if (ac == NULL) {
+        /* Not connected: a connect that hangs (a host gone) counts as silence too. */
+        if (p->probe_wait_since_ms == 0)
+            p->probe_wait_since_ms = now;
+        else if (now - p->probe_wait_since_ms >= p->cfg.probe_timeout_ms)
+            server_silent(p, "accepts no connection");
+        probe_arm(p, p->cfg.probe_timeout_ms);
+        return;
+    }
+    p->probe_wait_since_ms = 0;
+    p->ping_outstanding = true;
+    p->ping_sent_ms = now;
+    redisAsyncCommand(ac, on_pong, p, "PING");
+    probe_arm(p, p->cfg.probe_timeout_ms);
+}
+
+static void probe_ready(void *arg) {
+    struct redis_pool *p = arg;
+    p->probe_wait_since_ms = 0;
+    if (!p->ping_outstanding) {
+        event_del(p->probe_ev);
+        on_probe(-1, 0, p); /* at once: a reconnect after silence is checked straight away */
+    }
+}
+
+static void probe_lost(void *arg) {
+    (void)arg;
+}
+
+struct redis_pool *redis_pool_new(struct event_base *base, const struct redis_addr *addr,
+                                  const struct redis_pool_cfg *cfg) {
+    struct redis_pool *p = xcalloc(1, sizeof(*p));
+    p->base = base;
+    p->addr = *addr;
+    p->cfg = *cfg;
+    p->answering = true;
+    if (cfg->probe_interval_ms > 0) {
+        p->probe = conn_new(p, "probe", (struct redis_conn_handlers){probe_ready, probe_lost}, p);
+        p->probe_ev = evtimer_new(base, on_probe, p);
+    }
+    return p;
+}
+
+void redis_pool_start(struct redis_pool *p) {
+    if (p->probe)
+        connect_now(p->probe);
+}
+
+bool redis_pool_answering(const struct redis_pool *p) {
+    return p->answering;
+}
+
+void redis_pool_free(struct redis_pool *p) {
+    if (p == NULL)
+        return;
+    redis_conn_free(p->probe);
+    if (p->probe_ev)
+        event_free(p->probe_ev);
+    free(p->conns);
+    free(p);
 }
 
 void redis_conn_start(struct redis_conn *c) {
@@ -203,6 +357,10 @@ bool redis_conn_ready(const struct redis_conn *c) {
     return c != NULL && c->state == CONN_READY;
 }
 
+bool redis_conn_up(const struct redis_conn *c) {
+    return redis_conn_ready(c) && c->pool->answering;
+}
+
 unsigned long long redis_conn_reconnects(const struct redis_conn *c) {
     return c->connects > 0 ? c->connects - 1 : 0;
 }
@@ -210,6 +368,13 @@ unsigned long long redis_conn_reconnects(const struct redis_conn *c) {
 void redis_conn_free(struct redis_conn *c) {
     if (c == NULL)
         return;
+    struct redis_pool *p = c->pool;
+    for (size_t i = 0; i < p->nconns; i++) {
+        if (p->conns[i] == c) {
+            p->conns[i] = p->conns[--p->nconns];
+            break;
+        }
+    }
     c->state = CONN_CLOSED;
     if (c->ac)
         redisAsyncFree(c->ac); /* runs on_disconnect and pending callbacks with NULL */

@@ -50,6 +50,13 @@ struct source_mqtt {
         uint32_t ids[16];
         size_t nids;
     } last;
+    /* QoS 1 messages lately received: a broker that restarts before our PUBACK reached it
+     * (or whose state on disk predates it) sends them again, with their packet identifiers. */
+    struct {
+        int mid;
+        unsigned long long hash; /* topic and payload */
+    } seen[MQTT_REDELIVERY_WINDOW];
+    size_t seen_next;
 };
 
 const char *mqtt_url_parse(const char *url, struct mqtt_addr *out) {
@@ -455,11 +462,35 @@ static bool another_copy(struct source_mqtt *s, const struct mosquitto_message *
     return same;
 }
 
+/* Whether a QoS 1 message is a redelivery of one received lately (same packet identifier,
+ * topic and payload; the broker numbers new messages onwards, so a new message cannot match
+ * within the window). Remembers it otherwise. */
+static bool redelivered(struct source_mqtt *s, const struct mosquitto_message *m) {
+    if (m->qos == 0 || m->retain)
+        return false;
+    unsigned long long hash =
+        fnv1a(m->topic, strlen(m->topic)) ^ fnv1a(m->payload, (size_t)m->payloadlen) * 31;
+    for (size_t i = 0; i < MQTT_REDELIVERY_WINDOW; i++) {
+        if (s->seen[i].mid == m->mid && s->seen[i].hash == hash)
+            return true;
+    }
+    s->seen[s->seen_next].mid = m->mid;
+    s->seen[s->seen_next].hash = hash;
+    s->seen_next = (s->seen_next + 1) % MQTT_REDELIVERY_WINDOW;
+    return false;
+}
+
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
                        const mosquitto_property *props) {
     struct source_mqtt *s = arg;
     struct bridge *b = s->b;
     (void)mosq;
+    if (redelivered(s, m)) {
+        b->metrics.mqtt_redeliveries++;
+        log_debug("mqtt: %s: a redelivery (packet %d) already delivered; dropped", m->topic,
+                  m->mid);
+        return;
+    }
     b->metrics.messages_in++;
     /* MQTT 5: which of our subscriptions this copy is for, and the user properties. */
     uint32_t ids[16];

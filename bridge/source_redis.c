@@ -118,12 +118,11 @@ void source_redis_sync(struct source_redis *s, struct topic *t) {
     }
 }
 
-struct source_redis *source_redis_new(struct bridge *b, const struct redis_addr *addr) {
+struct source_redis *source_redis_new(struct bridge *b) {
     struct source_redis *s = xcalloc(1, sizeof(*s));
     s->b = b;
     s->conn =
-        redis_conn_new(b->base, addr, "pubsub", b->cfg->backoff_min_ms, b->cfg->backoff_max_ms,
-                       (struct redis_conn_handlers){on_ready, on_lost}, s);
+        redis_conn_new(b->redis_pool, "pubsub", (struct redis_conn_handlers){on_ready, on_lost}, s);
     return s;
 }
 
@@ -139,7 +138,7 @@ void source_redis_free(struct source_redis *s) {
 }
 
 bool source_redis_up(const struct source_redis *s) {
-    return s != NULL && redis_conn_ready(s->conn);
+    return s != NULL && redis_conn_up(s->conn);
 }
 
 unsigned long long source_redis_reconnects(const struct source_redis *s) {

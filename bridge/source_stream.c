@@ -248,12 +248,11 @@ void source_stream_sync(struct source_stream *s, struct topic *t) {
     }
 }
 
-struct source_stream *source_stream_new(struct bridge *b, const struct redis_addr *addr) {
+struct source_stream *source_stream_new(struct bridge *b) {
     struct source_stream *s = xcalloc(1, sizeof(*s));
     s->b = b;
-    s->conn =
-        redis_conn_new(b->base, addr, "streams", b->cfg->backoff_min_ms, b->cfg->backoff_max_ms,
-                       (struct redis_conn_handlers){on_ready, on_lost}, s);
+    s->conn = redis_conn_new(b->redis_pool, "streams",
+                             (struct redis_conn_handlers){on_ready, on_lost}, s);
     s->retry_ev = evtimer_new(b->base, on_retry, s);
     return s;
 }
@@ -271,5 +270,5 @@ void source_stream_free(struct source_stream *s) {
 }
 
 bool source_stream_up(const struct source_stream *s) {
-    return s != NULL && redis_conn_ready(s->conn);
+    return s != NULL && redis_conn_up(s->conn);
 }

@@ -48,13 +48,15 @@ struct bridge {
     size_t nroutes;
     struct hub *hub;
     struct http *http;
+    struct redis_pool *redis_pool; /* the address, backoff and health probe of every Redis
+                                      connection */
     struct source_redis *redis;
     struct source_stream *streams;
     struct source_mqtt *mqtt; /* NULL when no route reads MQTT */
     struct publish *publish;  /* NULL when no route publishes */
     struct journal *journal;
     struct metrics metrics;
-    struct frame_names names; /* close and gap event names, for frame_build */
+    struct frame_opts names; /* close and gap event names, for frame_build */
     enum bridge_state state;
     /* Numbers each upstream message, so that a client subscribed to several filters that all
      * match one MQTT message gets it once (see client.last_message). */

@@ -54,9 +54,11 @@ struct config {
     size_t max_topics;
     size_t client_buffer;
     unsigned client_write_timeout_ms;
-    unsigned request_timeout_ms;    /* a connection's whole request must come within this */
-    size_t max_pending_connections; /* connections that have not sent a whole request */
-    size_t client_socket_buffer;    /* SO_SNDBUF of each connection (0: kernel autotuning) */
+    unsigned redis_probe_interval_ms; /* PING Redis this often (0: off) */
+    unsigned redis_probe_timeout_ms;  /* ... and call it down after this long without answer */
+    unsigned request_timeout_ms;      /* a connection's whole request must come within this */
+    size_t max_pending_connections;   /* connections that have not sent a whole request */
+    size_t client_socket_buffer;      /* SO_SNDBUF of each connection (0: kernel autotuning) */
     size_t max_header_size;
     size_t max_uri_size;
     size_t max_body_size;

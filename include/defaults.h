@@ -30,9 +30,10 @@
 
 /* Upstream subscriptions. */
 #define DEFAULT_LINGER_MS 2000 /* keep an unused channel subscribed this long (reconnect churn) */
-#define DEFAULT_BACKOFF_MIN_MS 100   /* first reconnect delay after Redis goes away */
-#define DEFAULT_BACKOFF_MAX_MS 10000 /* cap of the exponential reconnect delay */
-#define DEFAULT_REDIS_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_BACKOFF_MIN_MS 100           /* first reconnect delay after Redis goes away */
+#define DEFAULT_BACKOFF_MAX_MS 10000         /* cap of the exponential reconnect delay */
+#define DEFAULT_REDIS_PROBE_INTERVAL_MS 5000 /* PING on a connection of its own; 0: off */
+#define DEFAULT_REDIS_PROBE_TIMEOUT_MS 2000  /* no answer this long: Redis is down, reconnect */
 
 /* Journal and replay (Redis streams). */
 #define DEFAULT_JOURNAL 1000                  /* entries kept per channel by the built-in routes */
@@ -59,6 +60,7 @@
 #define DEFAULT_MQTT_RETAINED_MAX 100 /* retained messages kept per subscription for newcomers */
 #define MQTT_MISC_INTERVAL_MS 1000    /* how often mosquitto_loop_misc runs (keepalive pings) */
 #define MQTT_READ_BATCH 1024          /* MQTT packets read in one loop turn at most */
+#define MQTT_REDELIVERY_WINDOW 256    /* QoS 1 messages remembered to drop a broker's resends */
 
 /* Static files (`static_dir`, the demo page) and the publish endpoint (routes with publish). */
 #define STATIC_MAX_PATH 255                    /* longest file name served, relative */

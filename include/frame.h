@@ -30,14 +30,16 @@ struct frame_src {
     json_t *json;
     bool parsed;
     /* What the message turned out to be, for the caller's counters (set at most once). */
-    bool binary;   /* not UTF-8 */
-    bool non_json; /* a route needed JSON and it was not a JSON object */
+    bool binary;    /* not UTF-8 */
+    bool non_json;  /* a route needed JSON and it was not a JSON object */
+    bool too_large; /* its frame for some route was over max_frame */
 };
 
-/* Event names the frames need from the bridge's configuration. */
-struct frame_names {
+/* What the frames need from the bridge's configuration. */
+struct frame_opts {
     const char *close_event; /* "" disables */
     const char *gap_event;
+    size_t max_frame; /* an event larger than this once encoded is never sent (0: no bound) */
 };
 
 enum frame_shape {
@@ -50,10 +52,14 @@ void frame_src_clear(struct frame_src *src);
 
 /* Route r's frame for src. On a journalled route the route's own id rule is left out (clients
  * get journal positions instead). Returns NULL when r rejects the payload (binary = reject and
- * it is not UTF-8): the caller skips this route for this message and must handle NULL.
+ * it is not UTF-8) or when the encoded event is over max_frame on a route without journal:
+ * the caller skips this route for this message and must handle NULL. On a journalled route an
+ * event over max_frame becomes the gap event "too-large" instead (sent with the entry's id, so
+ * that a client's position moves past it and a replay is never stuck on it). Encodings can
+ * grow a payload (every line break starts a "data: " line), so the bound is on the frame.
  * *closing: the event is the close event (never for a gap). */
 struct msg *frame_build(struct frame_src *src, const struct route_cfg *r,
-                        const struct frame_names *names, enum frame_shape shape, bool *closing);
+                        const struct frame_opts *opts, enum frame_shape shape, bool *closing);
 
 /* Whether an encoded body or frame is the close event ("event: <close_event>\n" first). */
 bool frame_is_close(const struct msg *m, const char *close_event);

@@ -93,6 +93,7 @@ struct topic {
     bool journal_seen;        /* journalled before by this process (a resubscription) */
     const char *gap_owed;     /* a gap marker the journal owes (static reason), written before the
                                  next message: no key for a channel nobody publishes to */
+    bool write_failing;       /* Redis refuses its journal writes: live clients were told */
     unsigned pending;         /* Redis requests about it in flight: not freed meanwhile */
     /* MQTT filters only. */
     unsigned sub_id;           /* MQTT 5 subscription identifier (0: none yet) */

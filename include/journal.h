@@ -30,10 +30,12 @@
 
 struct client;
 
-struct journal *journal_new(struct bridge *b, const struct redis_addr *addr);
+struct journal *journal_new(struct bridge *b);
 void journal_start(struct journal *j);
 void journal_free(struct journal *j);
 bool journal_up(const struct journal *j);
+/* Redis refuses journal writes now (its last answer to one was an error). */
+bool journal_degraded(const struct journal *j);
 
 /* Appends a pub/sub message to t's journal; delivered when Redis answers with its id. */
 void journal_append(struct journal *j, struct topic *t, const char *channel, size_t channel_len,

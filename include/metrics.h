@@ -17,12 +17,14 @@ struct metrics {
     unsigned long long bytes_out;             /* bytes of those frames */
     unsigned long long redis_reconnects;      /* successful connections after the first */
     unsigned long long mqtt_reconnects;       /* MQTT: successful connections after the first */
+    unsigned long long mqtt_redeliveries;     /* QoS 1 resends of messages already delivered */
     unsigned long long requests_bad;          /* answered 4xx */
     unsigned long long connections_timed_out; /* closed: no whole request in request_timeout */
     unsigned long long connections_shed;      /* closed: max_pending_connections reached */
     unsigned long long connections_refused;   /* reset at the file limit */
     unsigned long long published;             /* POSTs of publish routes handed to Redis */
     unsigned long long publish_failed;        /* ... that Redis refused or lost */
+    unsigned long long journal_write_errors;  /* XADDs Redis refused (OOM, read-only, ...) */
 };
 
 struct metrics_gauges {
@@ -30,7 +32,8 @@ struct metrics_gauges {
     size_t pending; /* connections without a whole request yet */
     size_t topics;
     int redis_up;
-    int mqtt_up; /* -1: no MQTT route */
+    int journal_degraded; /* -1: no journal */
+    int mqtt_up;          /* -1: no MQTT route */
 };
 
 /* Writes the exposition text into buf (cap bytes); returns the length written (truncated to

@@ -12,7 +12,7 @@
 #include "bridge.h"
 #include "redis_conn.h"
 
-struct publish *publish_new(struct bridge *b, const struct redis_addr *addr);
+struct publish *publish_new(struct bridge *b);
 void publish_start(struct publish *p);
 void publish_free(struct publish *p);
 bool publish_up(const struct publish *p);

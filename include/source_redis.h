@@ -15,7 +15,7 @@
 #include "bridge.h"
 #include "redis_conn.h"
 
-struct source_redis *source_redis_new(struct bridge *b, const struct redis_addr *addr);
+struct source_redis *source_redis_new(struct bridge *b);
 void source_redis_start(struct source_redis *s);
 void source_redis_free(struct source_redis *s);
 bool source_redis_up(const struct source_redis *s);

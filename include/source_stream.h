@@ -12,7 +12,7 @@
 #include "bridge.h"
 #include "redis_conn.h"
 
-struct source_stream *source_stream_new(struct bridge *b, const struct redis_addr *addr);
+struct source_stream *source_stream_new(struct bridge *b);
 void source_stream_start(struct source_stream *s);
 void source_stream_free(struct source_stream *s);
 bool source_stream_up(const struct source_stream *s);

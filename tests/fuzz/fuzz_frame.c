@@ -70,7 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                               .props = pairs,
                               .prop_lens = lens,
                               .nprops = 1};
-    const struct frame_names names = {"close", "gap"};
+    /* Bit 3: a bound on the frame, of up to 255 bytes from the payload's first byte. */
+    const struct frame_opts names = {"close", "gap",
+                                     data[0] & 8 && payload_len ? (uint8_t)payload[0] : 0};
 
     struct frame_src src;
     frame_src_init(&src, &in, gap);
@@ -80,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((whole == NULL) != (body == NULL))
         abort();
     if (whole == NULL) {
-        if (gap || r.binary != BINARY_REJECT || !src.binary)
+        if (gap || !((r.binary == BINARY_REJECT && src.binary) ||
+                     (src.too_large && !route_is_journalled(&r))))
             abort();
     } else {
         if (body->len + 1 != whole->len || memcmp(body->data, whole->data, body->len) != 0)
@@ -92,7 +95,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     .rc != 0 ||
             g.n != 1)
             abort();
-        if (!gap && r.rules.data.src == FIELD_PAYLOAD) {
+        if (names.max_frame > 0 && whole->len > names.max_frame && !src.too_large)
+            abort(); /* over the bound, and not the gap that stands for it */
+        if (!gap && !src.too_large && r.rules.data.src == FIELD_PAYLOAD) {
             /* What the client must read as data: the payload's text, breaks normalised. */
             char *b64 = NULL;
             struct sse_fields f = {NULL, 0, NULL, 0, payload, payload_len};

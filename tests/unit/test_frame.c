@@ -137,7 +137,7 @@ static void run_row(size_t i, const struct row *w) {
     if (w->prop_name.s) {
         in.props = props, in.prop_lens = prop_lens, in.nprops = 1;
     }
-    const struct frame_names names = {"close", "gap"};
+    const struct frame_opts names = {"close", "gap", 0};
     char what[64];
 
     for (int shape = FRAME_WHOLE; shape <= FRAME_BODY; shape++) {
@@ -184,7 +184,53 @@ static void close_detection(void) {
     msg_unref(c);
 }
 
+/* max_frame bounds the encoded event, not the payload: 8 line breaks are 8 bytes of payload
+ * and 57 of frame. Over it, a plain route drops the event, a journalled one sends the gap. */
+static void too_large(void) {
+    static const struct {
+        const char *payload;
+        bool journalled;
+        const char *want; /* NULL: dropped */
+    } big[] = {
+        {"short", false, "data: short\n\n"},
+        {"short", true, "data: short\n\n"},
+        {"\n\n\n\n\n\n\n\n", false, NULL},
+        {"\n\n\n\n\n\n\n\n", true,
+         "event: gap\ndata: {\"topic\":\"c\",\"reason\":\"too-large\"}\n\n"},
+        {"0123456789012345678901234567890123456789x", false, NULL},
+        {"012345678901234567890123456789012345678", false,
+         "data: 012345678901234567890123456789012345678\n\n"},
+    };
+    const struct frame_opts opts = {"close", "gap", 48};
+    for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+        struct route_cfg r;
+        memset(&r, 0, sizeof(r));
+        r.journal = big[i].journalled ? 10 : 0;
+        rule("event", "none", &r.rules.event);
+        rule("id", "none", &r.rules.id);
+        rule("data", "payload", &r.rules.data);
+        struct translate_in in = {.channel = "c",
+                                  .channel_len = 1,
+                                  .payload = big[i].payload,
+                                  .payload_len = strlen(big[i].payload)};
+        struct frame_src src;
+        frame_src_init(&src, &in, false);
+        bool closing;
+        struct msg *m = frame_build(&src, &r, &opts, FRAME_WHOLE, &closing);
+        check_bytes("too_large", m ? m->data : NULL, m ? m->len : 0,
+                    (struct bytes){big[i].want, big[i].want ? strlen(big[i].want) : 0});
+        CHECK_INT(src.too_large, big[i].want == NULL || big[i].want[0] == 'e');
+        if (m)
+            msg_unref(m);
+        frame_src_clear(&src);
+        field_rule_clear(&r.rules.event);
+        field_rule_clear(&r.rules.id);
+        field_rule_clear(&r.rules.data);
+    }
+}
+
 int main(void) {
+    too_large();
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         run_row(i, &rows[i]);
     close_detection();
