@@ -116,7 +116,8 @@ static char *text_or_base64(const char *s, size_t *len, bool name, struct entry 
     size_t n = *len;
     if (text_utf8_valid(s, n) && !(name && memchr(s, '\0', n) != NULL)) {
         char *copy = xmalloc(n + 1); /* a value may hold NUL: copied whole */
-        memcpy(copy, s, n);
+        if (n > 0)                   /* fields are hiredis reply strings: never NULL */
+            memcpy(copy, s, n);      // NOLINT(clang-analyzer-core.NonNullParamChecker)
         copy[n] = '\0';
         return copy;
     }

@@ -244,18 +244,15 @@ void request_decide(const struct config *cfg, const struct request *req,
     if (!strcmp(req->path, "/healthz") || !strcmp(req->path, "/metrics")) {
         if (!is_get) {
             d->allow = "GET, HEAD";
-            {
-                refuse(d, 405, "use GET");
-                return;
-            }
+            refuse(d, 405, "use GET");
+            return;
         }
         d->action = req->path[1] == 'h' ? ACT_HEALTHZ : ACT_METRICS;
         return;
     }
     bool bad_param;
     bool found = find_route(cfg, req->path, d, &bad_param);
-    const struct route_cfg *rc = found ? &cfg->routes[d->route] : NULL;
-    bool publishing = rc != NULL && rc->publish && req->method == REQ_POST;
+    bool publishing = found && cfg->routes[d->route].publish && req->method == REQ_POST;
     /* evhttp's own body limit is the larger of the two when a route publishes. */
     if (!publishing && (found || !bad_param) && req->body_len > cfg->max_body_size) {
         refuse(d, 413, "request body too large");
@@ -274,18 +271,15 @@ void request_decide(const struct config *cfg, const struct request *req,
             d->action = ACT_STATIC;
             return;
         }
-        {
-            refuse(d, 404, "no route for this path");
-            return;
-        }
+        refuse(d, 404, "no route for this path");
+        return;
     }
+    const struct route_cfg *rc = &cfg->routes[d->route];
     const char *allow = rc->publish ? "GET, HEAD, OPTIONS, POST" : "GET, HEAD, OPTIONS";
     if (req->method != REQ_OPTIONS && !is_get && !publishing) {
         d->allow = allow;
-        {
-            refuse(d, 405, "an event stream is read with GET");
-            return;
-        }
+        refuse(d, 405, "an event stream is read with GET");
+        return;
     }
     if (!cors(cfg, req, d)) {
         refuse(d, 403, "origin not allowed");
@@ -302,19 +296,15 @@ void request_decide(const struct config *cfg, const struct request *req,
     }
     if ((err = collect_topics(cfg, req, d)) != NULL) {
         request_decision_clear(d);
-        {
-            refuse(d, 400, err);
-            return;
-        }
+        refuse(d, 400, err);
+        return;
     }
     if (req->draining || req->open_streams >= cfg->max_clients) {
         request_decision_clear(d);
         d->retry_after = true;
         d->rejected = true;
-        {
-            refuse(d, 503, req->draining ? "shutting down" : "too many clients");
-            return;
-        }
+        refuse(d, 503, req->draining ? "shutting down" : "too many clients");
+        return;
     }
     if (req->method == REQ_HEAD) {
         request_decision_clear(d);

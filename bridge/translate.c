@@ -173,7 +173,7 @@ size_t translate_real_text(double d, char *out) {
     char *o = out;
     if (*s == '-')
         *o++ = *s++;
-    char digits[20];
+    char digits[24] = {'0'}; /* 17 at most; room up to the 21 places the layout compares with */
     int k = 0;
     for (; *s != 'e'; s++) {
         if (*s != '.')

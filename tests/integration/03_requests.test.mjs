@@ -108,7 +108,10 @@ test('max_clients: the next stream gets 503 and the others keep streaming', asyn
   await cat.waitOpen();
   const res = await fetch(`${bridge.url}/events/orders/8`);
   assert.equal(res.status, 503);
-  assert.ok(res.headers.get('retry-after'));
+  assert.equal(res.headers.get('retry-after'), '5');
+  assert.equal(await res.text(), 'too many clients\n');
+  // Health checks are answered while streams are at their limit.
+  assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200);
   await waitSubscribed(pub, 'orders.7', 1);
   await pub.publish('orders.7', 'still here');
   assert.equal((await cat.done()).code, 0);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { startRedis, startBridge, startMosquitto, sseCat, waitFor, rawRequest } from './lib/harness.mjs';
 
 // A raw connection; `closed` resolves with the ms from connect to the server's close.
@@ -337,4 +337,51 @@ test('MQTT QoS 1 redeliveries after a lost PUBACK reach clients once', async (t)
   await cat.stop();
   assert.deepEqual(cat.events.map((e) => e.data).filter((d) => /^m\d$/.test(d)), ['m1', 'm2', 'm3', 'm4', 'm5']);
   assert.equal((await bridge.metrics()).mqtt_redeliveries_dropped_total, 5);
+});
+
+function fdCount(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+function rssKiB(pid) {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+// One connection ended one of several ways: a whole stream closed by FIN or by RST, a request
+// cut off in the middle, a connection that never speaks.
+function churnOnce(port, how) {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.on('error', () => {});
+    sock.on('close', resolve);
+    sock.on('connect', () => {
+      if (how === 'silent') return sock.destroy();
+      if (how === 'partial') { sock.write('GET /events/churn HTTP/1.1\r\nHo'); return setImmediate(() => sock.destroy()); }
+      sock.write('GET /events/churn HTTP/1.1\r\nHost: x\r\n\r\n');
+      sock.once('data', () => (how === 'rst' ? sock.resetAndDestroy() : sock.end()));
+    });
+  });
+}
+
+test('churn: 2,000 connect/stream/close cycles leave descriptors and memory as they were', async (t) => {
+  const redis = await startRedis(t);
+  // (a short request_timeout: connections closed before their request are forgotten sooner)
+  const bridge = await startBridge(t, { redis, config: '[bridge]\nrequest_timeout = 1s\n' });
+  const pid = bridge.child.pid;
+  const ways = ['fin', 'rst', 'partial', 'silent'];
+  const round = async (n) => {
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all([...Array(50).keys()].map((k) => churnOnce(bridge.port, ways[(i + k) % 4])));
+    }
+  };
+  await round(200); // warm: allocator pools, the topic's subscription
+  await waitFor(async () => (await bridge.metrics()).clients === 0, { what: 'no clients' });
+  const fd0 = fdCount(pid);
+  const rss0 = rssKiB(pid);
+  await round(2000);
+  await waitFor(async () => (await bridge.metrics()).clients === 0 &&
+    (await bridge.metrics()).connections_pending === 0, { timeout: 15000, what: 'every connection gone' });
+  await waitFor(() => fdCount(pid) <= fd0, { timeout: 5000, what: `descriptors back to ${fd0} (have ${fdCount(pid)})` });
+  const grown = rssKiB(pid) - rss0;
+  assert.ok(grown < 2048, `RSS grew by ${grown} KiB over 2,000 cycles`);
+  assert.equal((await bridge.stop()).code, 0);
 });
