@@ -465,6 +465,11 @@ static void on_page_reply(redisAsyncContext *ac, void *r, void *privdata) {
     } else if (client_pending(job->client) > j->b->cfg->client_buffer / 2) {
         job->next = j->deferred; /* let the client read before the next page */
         j->deferred = job;
+        if (!event_pending(j->pace_ev, EV_TIMEOUT, NULL)) {
+            /* Paced only while a replay waits: an idle bridge has no timer here. */
+            struct timeval tv = {0, 10000};
+            event_add(j->pace_ev, &tv);
+        }
     } else {
         enqueue(j, job);
     }
@@ -532,6 +537,8 @@ static void on_pace(evutil_socket_t fd, short what, void *arg) {
             pp = &job->next;
         }
     }
+    if (j->deferred == NULL)
+        event_del(j->pace_ev);
     pump(j);
 }
 
@@ -638,8 +645,6 @@ struct journal *journal_new(struct bridge *b) {
     j->reader = redis_conn_new(b->redis_pool, "replay",
                                (struct redis_conn_handlers){reader_ready, reader_lost}, j);
     j->pace_ev = event_new(b->base, -1, EV_PERSIST, on_pace, j);
-    struct timeval tv = {0, 10000};
-    event_add(j->pace_ev, &tv);
     return j;
 }
 
