@@ -10,7 +10,7 @@
 //                                          turn; every event counted
 // Servers on loopback ports of their own, everything stopped at the end (or on failure).
 import { connect } from 'node:net';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { EventSource } from 'eventsource';
 import { startRedis, startBridge, startMosquitto, waitFor } from '../tests/integration/lib/harness.mjs';
 
@@ -85,6 +85,10 @@ function reader(url, key) {
 async function soak(seconds) {
   const redis = await startRedis(t, { appendonly: true, args: ['--appendfsync', 'always'] });
   const broker = await startMosquitto(t, { persistence: true });
+  // Durable as README asks of a broker (examples/mosquitto.conf): saved on every change.
+  appendFileSync(`${broker.dir}/mosquitto.conf`, 'autosave_on_changes true\nautosave_interval 1\n');
+  await broker.stop();
+  await broker.start();
   const bridge = await startBridge(t, { redis, args: ['--mqtt', broker.url], config: `
 [bridge]
 retry = 200ms

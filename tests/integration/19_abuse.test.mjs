@@ -382,6 +382,8 @@ test('churn: 2,000 connect/stream/close cycles leave descriptors and memory as t
     (await bridge.metrics()).connections_pending === 0, { timeout: 15000, what: 'every connection gone' });
   await waitFor(() => fdCount(pid) <= fd0, { timeout: 5000, what: `descriptors back to ${fd0} (have ${fdCount(pid)})` });
   const grown = rssKiB(pid) - rss0;
-  assert.ok(grown < 2048, `RSS grew by ${grown} KiB over 2,000 cycles`);
+  // (AddressSanitizer's quarantine keeps freed memory resident: RSS says nothing there.)
+  if (process.env.SSE_BRIDGE_SANITIZED === '1') t.diagnostic(`RSS grew by ${grown} KiB (sanitized build)`);
+  else assert.ok(grown < 2048, `RSS grew by ${grown} KiB over 2,000 cycles`);
   assert.equal((await bridge.stop()).code, 0);
 });
