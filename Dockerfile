@@ -32,8 +32,9 @@ RUN useradd --system --uid 10001 sse-bridge
 USER sse-bridge
 ENV LISTEN=0.0.0.0:8080
 EXPOSE 8080
-# No curl in the image: bash's /dev/tcp asks /healthz, which answers 200 while upstreams are up.
+# No curl in the image: bash's /dev/tcp asks /healthz, which answers 200 while upstreams are up,
+# on the port LISTEN names (what follows its last ':').
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${LISTEN##*:} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 ENTRYPOINT ["sse-bridge"]
 CMD ["--config", "/etc/sse-bridge/demo.ini"]
