@@ -1,10 +1,11 @@
 /* The bridge context: everything one running sse-bridge holds, passed to every I/O module
  * (no globals). bridge.c builds it, starts and stops its parts in order, and owns the one
- * path every upstream message takes: translate once per route, encode once, fan out.
+ * path every upstream message takes: frame_build once per route, fan out the frame.
  *
- * Start order: hub, HTTP listener, Redis source, timers, signals. Stop (SIGTERM/SIGINT):
- * stop accepting, send the close event to every client, wait for their buffers to drain (at
- * most shutdown_flush), then free in reverse order and leave the loop. */
+ * Start order: hub, HTTP listener, the Redis pool and its connections (pub/sub, journal,
+ * streams, publish), MQTT, static routes pinned, the pool's probe, timers, signals. Stop
+ * (SIGTERM/SIGINT): stop accepting, send the close event to every client, wait for their buffers to
+ * drain (at most shutdown_flush), then free in reverse order and leave the loop. */
 #ifndef BRIDGE_H
 #define BRIDGE_H
 

@@ -1,5 +1,5 @@
 /* The hub: which clients want which upstream topic. A topic is a Redis channel or pattern
- * (later: an MQTT filter), keyed by kind and name; its subscribers are grouped in feeds, one
+ * or an MQTT filter, keyed by kind and name; its subscribers are grouped in feeds, one
  * per translation (route), so a message is translated and encoded once per feed and the
  * frame shared by every client of that feed.
  *
