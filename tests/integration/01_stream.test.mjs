@@ -2,7 +2,9 @@
 // rules (line breaks in data, forged fields, ids with NUL, UTF-8, large and non-JSON payloads).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedis, startBridge, sseCat, rawStream, waitSubscribed } from './lib/harness.mjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startRedis, startBridge, sseCat, rawStream, waitSubscribed, waitFor } from './lib/harness.mjs';
 
 const config = `
 [bridge]
@@ -84,6 +86,46 @@ test('wire format: data lines, forged fields stay data, heartbeats', async (t) =
   assert.ok(!/^event: admin/m.test(raw.text), 'no forged event line');
   assert.ok(!/^id:/m.test(raw.text), 'no forged id line');
   await raw.waitFor(': heartbeat\n\n', { timeout: 3000 });
+});
+
+test('heartbeat = 200ms: 8 to 12 comments in 2 s; heartbeat = 0 and retry = 0: neither is sent', async (t) => {
+  const redis = await startRedis(t);
+  // Both bridges run at once, so that the silent one is watched over the same window in which
+  // the other one is seen sending.
+  const beating = await startBridge(t, { config, redis });
+  const silent = await startBridge(t, { redis,
+    config: config.replace('retry = 1500ms\nheartbeat = 200ms\n', 'retry = 0\nheartbeat = 0\n') });
+  assert.match(readFileSync(join(silent.dir, 'bridge.ini'), 'utf8'), /^retry = 0\nheartbeat = 0$/m);
+  const pub = redis.client();
+  const quiet = await rawStream(t, `${silent.url}/raw/quiet`);
+  const quietSince = Date.now();
+  const beats = await rawStream(t, `${beating.url}/raw/beats`);
+  await waitSubscribed(pub, 'raw.beats', 1);
+  await waitSubscribed(pub, 'raw.quiet', 1);
+  // The window is marked in the stream itself by two messages published 2 s apart, and the
+  // heartbeats between them are counted in the bytes: a pause of this process while reading
+  // changes nothing (arrival times would). Nominally 10; the bounds allow for timer jitter.
+  const callA = Date.now();
+  await pub.publish('raw.beats', 'A');
+  const replyA = Date.now();
+  await waitFor(() => Date.now() - replyA >= 2000, { timeout: 5000, what: 'the end of the window' });
+  const callB = Date.now();
+  await pub.publish('raw.beats', 'B');
+  const replyB = Date.now();
+  await beats.waitFor('data: B\n\n');
+  const between = beats.text.slice(beats.text.indexOf('data: A\n\n'), beats.text.indexOf('data: B\n\n'));
+  const inWindow = between.split(': heartbeat\n\n').length - 1;
+  const least = Math.floor((callB - replyA) / 200) - 2;
+  const most = Math.ceil((replyB - callA) / 200) + 2;
+  assert.ok(inWindow >= least && inWindow <= most,
+    `${inWindow} heartbeats in ${callB - replyA}-${replyB - callA} ms at heartbeat = 200ms (want ${least}-${most})`);
+  // The silent stream is open and read (an event arrives), and it never had a heartbeat or a
+  // retry line: exactly the event, from its first byte.
+  assert.ok(Date.now() - quietSince >= 1500, 'the silent stream was watched for 1.5 s at least');
+  assert.equal(quiet.heartbeats.length, 0, 'heartbeat = 0: no heartbeat');
+  await pub.publish('raw.quiet', 'hello');
+  await quiet.waitFor('data: hello\n\n');
+  assert.equal(quiet.text, 'event: quiet\ndata: hello\n\n', 'retry = 0: no retry line; no heartbeat');
 });
 
 test('healthz and metrics', async (t) => {

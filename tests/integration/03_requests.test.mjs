@@ -86,10 +86,13 @@ test('bad requests get the right status and a one-line reason', async (t) => {
     assert.equal(code, want, `${url.slice(0, 120)} -> ${code} ${text}`);
     assert.ok(text.length > 0 && !text.includes('\n'), `one-line reason for ${url.slice(0, 80)}`);
   }
+  // Each refusal the bridge answers itself is counted once.
+  assert.equal((await bridge.metrics()).requests_bad_total, cases.length);
   const [post] = await status(`${u}/events/orders/1`, { method: 'POST' });
   assert.equal(post, 405);
   const [del] = await status(`${u}/events/orders/1`, { method: 'DELETE' });
   assert.equal(del, 405);
+  assert.equal((await bridge.metrics()).requests_bad_total, cases.length + 2);
   // evhttp answers oversized headers with 400 (it has no 431) and closes the connection.
   const [big] = await status(`${u}/events/orders/1`, { headers: { 'X-Big': 'y'.repeat(4000) } });
   assert.equal(big, 400);
@@ -137,9 +140,10 @@ test('a malformed request line gets 400 and does not disturb streams', async (t)
 test('HTTP/1.0 with Connection: keep-alive still gets a stream head: no length, Connection: close', async (t) => {
   const redis = await startRedis(t);
   const bridge = await startBridge(t, { redis });
-  // The stream never ends by itself: read for a moment, then look at what came.
+  // The stream never ends by itself: read until the head and the retry line are in.
   const raw = await rawRequest(bridge.port,
-    'GET /events/old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', { timeout: 800 });
+    'GET /events/old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
+    { timeout: 15000, until: (d) => /\r\n\r\nretry: \d+\n\n/.test(d) });
   const [head, body] = raw.split('\r\n\r\n');
   assert.match(head, /^HTTP\/1\.[01] 200 /);
   assert.match(head, /\r\nConnection: close/i);

@@ -21,9 +21,17 @@ function stuckClient(t, port, path) {
   return sock;
 }
 
-test('slow client cut off while others keep receiving', async (t) => {
+// The two ways a stuck client is cut share one counter (clients_slow_cut_total); the log line
+// says which one it was.
+const bufferCut = /client: cut off a slow client \(\d+ bytes unsent, limit (\d+)\)/;
+const timeoutCut = /client: cut off a client that took no byte for (\d+) ms/;
+const cuts = (bridge, re) => bridge.log.filter((l) => re.test(l));
+
+test('slow client cut off by client_buffer while others keep receiving (no write timeout)', async (t) => {
   const redis = await startRedis(t);
-  const bridge = await startBridge(t, { redis, config: '[bridge]\nclient_buffer = 4MiB\n' });
+  // client_write_timeout = 0: no write timeout at all, only the buffer can cut the client.
+  const bridge = await startBridge(t, { redis,
+    config: '[bridge]\nclient_buffer = 4MiB\nclient_write_timeout = 0\n' });
   const pub = redis.client();
   const N = 300;
   const payload = 'p'.repeat(64 * 1024);
@@ -47,6 +55,9 @@ test('slow client cut off while others keep receiving', async (t) => {
   }
   const m = await bridge.metrics();
   assert.equal(m.clients_slow_cut_total, 1, 'exactly the slow client was cut');
+  assert.deepEqual(cuts(bridge, bufferCut).map((l) => bufferCut.exec(l)[1]), [String(4 * 1024 * 1024)],
+    'cut by client_buffer');
+  assert.deepEqual(cuts(bridge, timeoutCut), [], 'client_write_timeout = 0: never cut by a timeout');
   slow.resume(); // read what the kernel holds, then see the connection end
   await waitFor(() => slow.closed, { what: 'slow connection closed by the bridge' });
   // 19 MB went through; the bridge held at most ~client_buffer per client at any time.
@@ -82,6 +93,9 @@ for (const chatty of [false, true]) {
     await waitFor(async () => (await bridge.metrics()).clients_slow_cut_total === 1,
       { what: 'the stuck client cut off', timeout: 15000 });
     assert.equal((await bridge.metrics()).clients, 1, 'the reading client stays');
+    assert.deepEqual(cuts(bridge, timeoutCut).map((l) => timeoutCut.exec(l)[1]), ['1000'],
+      'cut by client_write_timeout');
+    assert.deepEqual(cuts(bridge, bufferCut), [], 'not by client_buffer');
     clearInterval(chatter);
     stuck.resume();
     await waitFor(() => stuck.closed, { what: 'stuck connection closed by the bridge' });

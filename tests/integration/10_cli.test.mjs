@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BRIDGE, tempDir, startRedis, startBridge, freePort } from './lib/harness.mjs';
+import { BRIDGE, tempDir, startRedis, startBridge } from './lib/harness.mjs';
 
 function run(args, env = {}) {
   const r = spawnSync(BRIDGE, args, { encoding: 'utf8', timeout: 10000, env: { ...process.env, ...env } });
@@ -72,8 +72,7 @@ test('--check-config accepts a good file and reports every error of a bad one', 
 
 test('environment overrides and flags; bad values refuse to start', async (t) => {
   const redis = await startRedis(t);
-  const port = await freePort();
-  const viaEnv = run(['--check-config'], { LISTEN: `127.0.0.1:${port}`, REDIS_URL: redis.url });
+  const viaEnv = run(['--check-config'], { LISTEN: '127.0.0.1:0', REDIS_URL: redis.url });
   assert.equal(viaEnv.code, 0, viaEnv.err);
   const badEnv = run(['--check-config'], { REDIS_URL: 'http://nope' });
   assert.equal(badEnv.code, 1);
@@ -81,7 +80,22 @@ test('environment overrides and flags; bad values refuse to start', async (t) =>
   const badFlag = run(['--check-config', '--listen', 'here:99999']);
   assert.equal(badFlag.code, 1);
   assert.match(badFlag.err, /--listen here:99999/);
-  // LISTEN from the environment is where the daemon really listens.
-  const bridge = await startBridge(t, { redis, env: { LISTEN: '127.0.0.1:1' } });
-  assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200, 'the --listen flag wins over LISTEN');
+  // LISTEN is read, not only checked: a bad one refuses to start too.
+  const badListen = run(['--check-config'], { LISTEN: 'here:99999' });
+  assert.equal(badListen.code, 1);
+  assert.match(badListen.err, /LISTEN=here:99999/);
+  // LISTEN from the environment is where the daemon really listens (no --listen flag; without
+  // LISTEN it would be the default 0.0.0.0:8080). Port 0: the kernel's pick, as it logs it.
+  const viaListen = await startBridge(t, { redis, listen: null, env: { LISTEN: '127.0.0.1:0' } });
+  assert.equal(viaListen.host, '127.0.0.1', 'the host LISTEN names');
+  assert.notEqual(viaListen.port, 8080);
+  assert.equal((await fetch(`${viaListen.url}/healthz`)).status, 200);
+  // LISTEN from the config file is overridden by LISTEN from the environment...
+  const viaBoth = await startBridge(t, { redis, listen: null, env: { LISTEN: '127.0.0.1:0' },
+    config: '[bridge]\nlisten = 127.0.0.2:1\n' });
+  assert.equal(viaBoth.host, '127.0.0.1', 'the environment wins over the config file');
+  // ...and the --listen flag wins over LISTEN: the bridge is not on port 1, where LISTEN says.
+  const viaFlag = await startBridge(t, { redis, env: { LISTEN: '127.0.0.1:1' } });
+  assert.notEqual(viaFlag.port, 1);
+  assert.equal((await fetch(`${viaFlag.url}/healthz`)).status, 200, 'the --listen flag wins over LISTEN');
 });

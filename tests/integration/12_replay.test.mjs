@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BRIDGE, tempDir, startRedis, startBridge, sseCat, waitSubscribed, startPublisher,
-  seqsOf, waitFor } from './lib/harness.mjs';
+  seqsOf, waitFor, rawStream } from './lib/harness.mjs';
 
 function cmpId(a, b) {
   const [am, as] = a.split('-').map(BigInt);
@@ -21,6 +21,20 @@ function assertIncreasing(ids) {
 
 async function publishSeq(pub, channel, from, to) {
   for (let i = from; i <= to; i++) await pub.publish(channel, JSON.stringify({ seq: i }));
+}
+
+// A journal's entries, [{id, seq}] (a gap marker has seq null), once its newest entry is
+// `lastSeq` (the bridge journals a message after Redis delivered it, so a PUBLISH's reply
+// comes before the XADD).
+async function journalOf(pub, key, lastSeq) {
+  const read = async () => (await pub.xrange(key, '-', '+')).map(([id, fields]) => {
+    const f = Object.fromEntries(fields.flatMap((v, k) => (k % 2 ? [] : [[v, fields[k + 1]]])));
+    return { id, seq: 'p' in f ? JSON.parse(f.p).seq : null, gap: f.gap ?? null };
+  });
+  let entries = [];
+  await waitFor(async () => (entries = await read()).at(-1)?.seq === lastSeq,
+    { what: `seq ${lastSeq} journalled in ${key}` });
+  return entries;
 }
 
 for (const [how, pass] of [
@@ -122,12 +136,15 @@ test('a new client learns its position before any event, so it misses nothing', 
   await raw.stop();
   // A brand-new client is told the position with a bare "id:" line; when it comes back with
   // it, it gets what was published in between.
-  const fresh = await fetch(`${bridge.url}/events/quiet`);
-  const reader = fresh.body.getReader();
-  let text = '';
-  while (!/id: \d+-\d+\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
-  reader.cancel();
-  const position = /id: (\d+-\d+)\n\n/.exec(text)[1];
+  const fresh = await rawStream(t, `${bridge.url}/events/quiet`);
+  await waitFor(() => {
+    if (fresh.ended) throw Object.assign(new Error(`the stream ended: ${fresh.text}`), { fatal: true });
+    return /id: \d+-\d+\n\n/.test(fresh.text);
+  }, { what: `a bare id line (have ${JSON.stringify(fresh.text)})` });
+  fresh.close();
+  // Before any event: the retry line, then the position, nothing else.
+  assert.match(fresh.text, /^retry: \d+\n\nid: \d+-\d+\n\n$/);
+  const position = /id: (\d+-\d+)\n\n/.exec(fresh.text)[1];
   assert.equal(position, raw.events[0].id);
   await pub.publish('quiet', 'two');
   const back = sseCat(t, `${bridge.url}/events/quiet`, { count: 1, headers: [`Last-Event-ID: ${position}`] });
@@ -152,7 +169,13 @@ journal = 8
   assert.equal((await first.done()).code, 0);
   const oldId = first.events[0].id;
   await publishSeq(pub, 'short.x', 2, 60);
+  // MAXLEN ~ 8 trims whole stream nodes (4 entries here): 8 to 11 entries are kept, the newest.
+  const journal = await journalOf(pub, 'sse:journal:short.x', 60);
   assert.ok(Number(await pub.xlen('sse:journal:short.x')) < 30, 'the journal was trimmed');
+  assert.ok(journal.length >= 8 && journal.length <= 8 + 4 - 1,
+    `journal = 8 keeps 8 to 11 entries with 4-entry nodes, kept ${journal.length}`);
+  assert.deepEqual(journal.map((e) => e.seq), journal.map((_, k) => 60 - journal.length + 1 + k),
+    'the newest entries, none missing');
 
   // Trimmed past the client's id: a gap event, then what is left, up to the end.
   const trimmed = sseCat(t, `${bridge.url}/short/x`, { count: 2, headers: [`Last-Event-ID: ${oldId}`] });
@@ -160,12 +183,16 @@ journal = 8
   await trimmed.stop();
   assert.equal(trimmed.events[0].event, 'gap');
   assert.deepEqual(JSON.parse(trimmed.events[0].data), { topic: 'short.x', reason: 'truncated' });
-  const rest = sseCat(t, `${bridge.url}/short/x`, { count: 100, timeout: 2,
+  // Exactly the gap and every entry still kept, in order: the count is known, no time window.
+  const rest = sseCat(t, `${bridge.url}/short/x`, { count: 1 + journal.length,
     headers: [`Last-Event-ID: ${oldId}`] });
-  await rest.done();
+  assert.equal((await rest.done()).code, 0);
+  assert.deepEqual(rest.events.map((e) => e.event), ['gap', ...journal.map(() => 'message')]);
   const seqs = seqsOf(rest.events);
   assert.equal(seqs[seqs.length - 1], 60, 'replayed up to the newest');
   assert.deepEqual(seqs, seqs.map((_, k) => seqs[0] + k), 'what is left is contiguous');
+  assert.deepEqual(seqs, journal.map((e) => e.seq), 'every entry kept, nothing else');
+  assert.deepEqual(rest.events.slice(1).map((e) => e.id), journal.map((e) => e.id));
 
   // Malformed: a gap event saying so, then live from now on.
   const bad = sseCat(t, `${bridge.url}/short/x`, { count: 2, headers: ['Last-Event-ID: not-an-id'] });
@@ -183,6 +210,86 @@ journal = 8
   assert.equal((await future.done()).code, 0);
   assert.deepEqual(JSON.parse(future.events[0].data), { topic: 'short.x', reason: 'unknown-id' });
   assert.deepEqual(seqsOf(future.events), [62]);
+});
+
+test('journal_age: MINID trimming really drops the entries older than the age', async (t) => {
+  // Small stream nodes: MINID ~ drops whole nodes, and only nodes all older than the age.
+  const redis = await startRedis(t, { args: ['--stream-node-max-entries', '4'] });
+  const bridge = await startBridge(t, { redis, config: `
+[route aged]
+path = /aged/{name}
+channel = aged.{name}
+journal_age = 1s
+` });
+  const pub = redis.client();
+  const key = 'sse:journal:aged.x';
+  const live = sseCat(t, `${bridge.url}/aged/x`); // keeps the channel journalled throughout
+  await live.waitOpen();
+  await waitSubscribed(pub, 'aged.x', 1);
+  await publishSeq(pub, 'aged.x', 1, 8);
+  let seq = 8;
+  let old = await journalOf(pub, key, seq);
+  // Old entries up to a node's end (the start marker counts): the new ones begin a node of
+  // their own, so that nothing old shares a node with them and the trim can be exact.
+  while (old.length % 4 !== 0) {
+    seq++;
+    await publishSeq(pub, 'aged.x', seq, seq);
+    old = await journalOf(pub, key, seq);
+  }
+  assert.equal(old[0].gap, 'journal-started');
+  assert.deepEqual(old.slice(1).map((e) => e.seq), [...Array(seq).keys()].map((i) => i + 1),
+    'nothing trimmed within the age');
+  // Past the age on Redis's clock (the one its ids come from).
+  const lastOldMs = Number(old.at(-1).id.split('-')[0]);
+  await waitFor(async () => {
+    const [sec, usec] = await pub.time();
+    return Number(sec) * 1000 + Number(usec) / 1000 > lastOldMs + 1000 + 50;
+  }, { what: 'the age to pass on Redis\'s clock' });
+  // One at a time, each journalled before the next: the bridge trims from the newest id Redis
+  // has acknowledged (its clock), so writes sent in one burst all trim from the one before it.
+  const newFirst = seq + 1;
+  let kept = [];
+  for (let i = newFirst; i <= newFirst + 7; i++) {
+    await publishSeq(pub, 'aged.x', i, i);
+    kept = await journalOf(pub, key, i);
+  }
+  assert.deepEqual(kept.map((e) => e.seq), [...Array(8).keys()].map((i) => i + newFirst),
+    'exactly the entries younger than journal_age are left');
+  // A client whose id was one of the dropped entries learns of it, then gets what is left.
+  const back = sseCat(t, `${bridge.url}/aged/x`, { count: 9, headers: [`Last-Event-ID: ${old[1].id}`] });
+  assert.equal((await back.done()).code, 0);
+  assert.deepEqual(JSON.parse(back.events[0].data), { topic: 'aged.x', reason: 'truncated' });
+  assert.deepEqual(seqsOf(back.events), kept.map((e) => e.seq));
+});
+
+test('a composite id with the wrong number of positions: invalid-id for each topic, then live', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis });
+  const pub = redis.client();
+  const url = `${bridge.url}/events?topic=a&topic=b`;
+  const first = sseCat(t, url, { count: 2 });
+  await first.waitOpen();
+  await waitSubscribed(pub, 'a', 1);
+  await waitSubscribed(pub, 'b', 1);
+  await pub.publish('a', 'a1');
+  await pub.publish('b', 'b1');
+  assert.equal((await first.done()).code, 0);
+  const last = first.events[1].id;
+  const [posA, posB] = last.split(',');
+  for (const [what, id] of [['one position for two topics', posA],
+    ['three positions for two topics', `${posA},${posB},${posB}`]]) {
+    await pub.publish('a', `missed-${what}`); // after the id: a good id would replay it
+    const cat = sseCat(t, url, { count: 4, headers: [`Last-Event-ID: ${id}`] });
+    await cat.waitEvents(2);
+    await pub.publish('a', `live-a ${what}`);
+    await pub.publish('b', `live-b ${what}`);
+    assert.equal((await cat.done()).code, 0, what);
+    const gaps = cat.events.slice(0, 2).map((e) => [e.event, JSON.parse(e.data)]);
+    assert.deepEqual(gaps.sort((x, y) => x[1].topic.localeCompare(y[1].topic)),
+      [['gap', { topic: 'a', reason: 'invalid-id' }], ['gap', { topic: 'b', reason: 'invalid-id' }]], what);
+    assert.deepEqual(cat.events.slice(2).map((e) => [e.event, e.data]),
+      [['a', `live-a ${what}`], ['b', `live-b ${what}`]], `${what}: live from now, nothing replayed`);
+  }
 });
 
 test('an id taken from the message cannot be combined with a journal', () => {
@@ -277,6 +384,11 @@ test('an id from the future for a missing journal: a gap event, then live', asyn
   await pub.publish('fresh', 'live2');
   assert.equal((await cat.done()).code, 0);
   assert.deepEqual(cat.events.map((e) => e.data).slice(1), ['live1', 'live2']);
+  // The gap comes first. No journal at all is a history that is gone (journal.c: "No such
+  // stream: its history is gone"), which the bridge reports as truncated.
+  assert.equal(cat.events[0].event, 'gap');
+  assert.deepEqual(JSON.parse(cat.events[0].data), { topic: 'fresh', reason: 'truncated' });
+  assert.deepEqual(cat.events.map((e) => e.event), ['gap', 'message', 'message']);
 });
 
 test('a replay larger than the client buffer is paced, not cut', async (t) => {

@@ -27,6 +27,13 @@ journal = 10000
 event = json:type
 `;
 
+// The config with more [bridge] settings, in its one [bridge] section.
+function withBridgeSettings(lines) {
+  const out = config.replace('[bridge]\n', `[bridge]\n${lines}`);
+  assert.notEqual(out, config, 'the settings went in');
+  return out;
+}
+
 test('stream route: entries become events (event and data fields, JSON member), with ids', async (t) => {
   const redis = await startRedis(t);
   const bridge = await startBridge(t, { redis, config });
@@ -101,7 +108,7 @@ test('npm eventsource: bridge restarted while a backend keeps writing, nothing l
 test('Redis killed with SIGKILL and restarted with its AOF: no stream entry lost', async (t) => {
   const redis = await startRedis(t, { appendonly: true, args: ['--appendfsync', 'always'] });
   const bridge = await startBridge(t, { redis, healthy: true,
-    config: `${config}\n[bridge]\nbackoff_min = 50ms\nbackoff_max = 300ms\n`.replace('[bridge]\nretry', '[bridge]\nretry') });
+    config: withBridgeSettings('backoff_min = 50ms\nbackoff_max = 300ms\n') });
   const cat = sseCat(t, `${bridge.url}/feed`, { n: 5, timeout: 60 });
   await cat.waitOpen();
   await waitFor(async () => (await bridge.metrics()).topics === 1, { what: 'stream topic' });
@@ -123,7 +130,7 @@ test('Redis killed with SIGKILL and restarted with its AOF: no stream entry lost
 
 test('a stream asked for while Redis is down: the bridge stays responsive and reads it later', async (t) => {
   const redis = await startRedis(t);
-  const bridge = await startBridge(t, { redis, config: `${config}\n[bridge]\nbackoff_min = 50ms\nbackoff_max = 200ms\n` });
+  const bridge = await startBridge(t, { redis, config: withBridgeSettings('backoff_min = 50ms\nbackoff_max = 200ms\n') });
   await redis.stop();
   await waitFor(async () => (await fetch(`${bridge.url}/healthz`)).status === 503, { what: 'down' });
   const cat = sseCat(t, `${bridge.url}/orders/9`, { count: 1 });

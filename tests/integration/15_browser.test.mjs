@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { startRedis, startMosquitto, startBridge, startDemoPublisher, startBrowser, freePort,
+import { startRedis, startMosquitto, startBridge, startDemoPublisher, startBrowser,
   waitFor } from './lib/harness.mjs';
 
 const artifacts = process.env.TEST_ARTIFACTS || 'build/artifacts';
@@ -27,6 +27,16 @@ const counts = (page) => page.evaluate(() => {
   for (const e of window.demo.events) c[e.source]++;
   return c;
 });
+
+// Waits until the demo publisher has published `ticks` more ticks, counted by its XADDs to
+// demo:stream (each tick publishes to demo.pubsub just before and to MQTT just after).
+async function published(redis, ticks) {
+  const r = redis.client();
+  const start = Number(await r.xlen('demo:stream'));
+  await waitFor(async () => Number(await r.xlen('demo:stream')) >= start + ticks,
+    { timeout: 30000, what: `${ticks} more ticks of the publisher` });
+  r.disconnect();
+}
 
 const seqs = (events, source) => events.filter((e) => e.source === source).map((e) => e.n);
 
@@ -54,7 +64,7 @@ test('the demo page shows live events from Redis pub/sub, a Redis stream and MQT
 });
 
 test('the bridge killed and restarted: the page reconnects by itself and misses nothing it can have', async (t) => {
-  const { bridge } = await demoStack(t);
+  const { redis, bridge } = await demoStack(t);
   const browser = await startBrowser(t);
   const page = await browser.newPage();
   await page.goto(`${bridge.url}/`);
@@ -66,7 +76,9 @@ test('the bridge killed and restarted: the page reconnects by itself and misses 
   await bridge.stop('SIGKILL');
   await waitFor(async () => (await page.textContent('#state')) !== 'OPEN', { what: 'the page to notice' });
   const atKill = await counts(page);
-  await new Promise((r) => setTimeout(r, 1500)); // the publisher keeps publishing meanwhile
+  // The publisher keeps publishing meanwhile: let it publish 3 ticks (stream entries; each tick
+  // also publishes to MQTT after its XADD), so that there is something to replay.
+  await published(redis, 3);
   await bridge.start();
   await waitFor(async () => page.evaluate(() => window.demo.reconnects >= 1 && window.demo.state === 'OPEN'),
     { timeout: 20000, what: 'the page to reconnect' });
@@ -88,7 +100,7 @@ test('the bridge killed and restarted: the page reconnects by itself and misses 
 });
 
 test('the close button: the publisher sends the close event and the page closes its EventSource', async (t) => {
-  const { bridge } = await demoStack(t);
+  const { redis, bridge } = await demoStack(t);
   const browser = await startBrowser(t);
   const page = await browser.newPage();
   await page.goto(`${bridge.url}/`);
@@ -97,29 +109,33 @@ test('the close button: the publisher sends the close event and the page closes 
   await waitFor(async () => page.evaluate(() => window.demo.closed), { timeout: 10000, what: 'the close event' });
   assert.equal(await page.textContent('#state'), 'CLOSED');
   const n = (await page.evaluate(() => window.demo.events.length));
-  await new Promise((r) => setTimeout(r, 1500)); // the publisher goes on: nothing more arrives
+  // The publisher goes on (3 more ticks on every source): nothing more arrives.
+  await published(redis, 3);
   assert.equal(await page.evaluate(() => window.demo.events.length), n);
   assert.equal(await page.evaluate(() => window.demo.source.readyState), 2);
 });
 
 test('CORS: a page on another origin may read the stream only if its origin is allowed', async (t) => {
   const redis = await startRedis(t);
-  const pagePort = await freePort();
-  const allowed = `http://127.0.0.1:${pagePort}`;
-  const bridge = await startBridge(t, { redis,
-    config: `[bridge]\ncors_origins = ${allowed}\nretry = 200ms\n` });
-  // The page comes from 127.0.0.1:pagePort (allowed) or localhost:pagePort (another origin).
+  // The page's server listens first (on a port the kernel picks), so that its origin is known.
+  let bridgeUrl = null;
   const server = createServer((req, res) => {
     res.setHeader('Content-Type', 'text/html');
     res.end(`<!doctype html><script>
       window.got = []; window.failed = false;
-      const es = new EventSource('${bridge.url}/events/news');
+      const es = new EventSource('${bridgeUrl}/events/news');
       es.onmessage = (e) => window.got.push(e.data);
       es.onerror = () => { if (es.readyState === 2) window.failed = true; };
     </script>`);
   });
-  await new Promise((resolve) => server.listen(pagePort, '127.0.0.1', resolve));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.close());
+  const pagePort = server.address().port;
+  const allowed = `http://127.0.0.1:${pagePort}`;
+  const bridge = await startBridge(t, { redis,
+    config: `[bridge]\ncors_origins = ${allowed}\nretry = 200ms\n` });
+  bridgeUrl = bridge.url;
+  // The page comes from 127.0.0.1:pagePort (allowed) or localhost:pagePort (another origin).
   const browser = await startBrowser(t);
   const pub = redis.client();
 
@@ -129,11 +145,27 @@ test('CORS: a page on another origin may read the stream only if its origin is a
   await pub.publish('news', 'hello');
   await waitFor(async () => (await ok.evaluate(() => window.got)).includes('hello'), { what: 'the event on the allowed page' });
 
+  assert.equal((await bridge.metrics()).requests_bad_total, 0, 'the allowed page was served');
   const denied = await browser.newPage();
+  const requests = [];
+  const failed = [];
+  denied.on('request', (r) => { if (r.url().startsWith(bridge.url)) requests.push(r.url()); });
+  denied.on('requestfailed', (r) => { if (r.url().startsWith(bridge.url)) failed.push(r.url()); });
   await denied.goto(`http://localhost:${pagePort}/`);
   await waitFor(async () => denied.evaluate(() => window.failed), { what: 'the denied page to fail' });
+  // The page made one request to the bridge, which failed (the browser hides the status of a
+  // refused cross-origin answer), and the bridge refused exactly one request: the same request
+  // with that Origin is a 403 (EventSource does not retry after a 403).
+  assert.deepEqual(requests, [`${bridge.url}/events/news`]);
+  await waitFor(() => failed.length === 1, { what: 'the failed request' });
+  assert.equal((await bridge.metrics()).requests_bad_total, 1);
+  const same = await fetch(`${bridge.url}/events/news`, { headers: { Origin: `http://localhost:${pagePort}` } });
+  assert.equal(same.status, 403);
+  assert.equal(await same.text(), 'origin not allowed\n');
   await pub.publish('news', 'again');
   await waitFor(async () => (await ok.evaluate(() => window.got)).includes('again'), { what: 'the second event' });
   assert.deepEqual(await denied.evaluate(() => window.got), []);
   assert.ok((await bridge.metrics()).requests_bad_total >= 1, 'the bridge answered 403');
+  assert.equal((await bridge.metrics()).requests_bad_total, 2, 'the page\'s request and ours only');
+  assert.deepEqual(requests, [`${bridge.url}/events/news`], 'the denied page never retried');
 });

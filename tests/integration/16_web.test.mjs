@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startRedis, startBridge, sseCat, waitSubscribed, rawRequest, tempDir } from './lib/harness.mjs';
+import { startRedis, startBridge, sseCat, waitSubscribed, rawRequest, tempDir, waitFor } from './lib/harness.mjs';
 
 function webRoot() {
   const dir = tempDir('sse-bridge-www-');
@@ -40,11 +40,20 @@ test('static files: the index, content types, HEAD; nothing outside the director
   await redis.client().publish('x', 'still a stream');
   assert.equal((await cat.done()).code, 0);
 
-  for (const path of ['/../outside.txt', '/%2e%2e/outside.txt', '/assets/../../outside.txt',
-    '/assets/%2e%2e/%2e%2e/outside.txt', '/.secret', '/%2esecret', '/link.txt', '/etc/passwd',
-    '/etc/hostname', '//etc/passwd', '/nothing.html', '/assets', '/a%00b']) {
+  // Each path and its exact answer: a name the directory does not serve is "no such file"
+  // (404), whatever the reason (traversal, hidden, a link out, a directory without its slash);
+  // a NUL in the path is a malformed request (400).
+  const notFound = [404, 'no route or file for this path'];
+  for (const [path, [status, reason]] of [
+    ['/../outside.txt', notFound], ['/%2e%2e/outside.txt', notFound],
+    ['/assets/../../outside.txt', notFound], ['/assets/%2e%2e/%2e%2e/outside.txt', notFound],
+    ['/.secret', notFound], ['/%2esecret', notFound], ['/link.txt', notFound],
+    ['/etc/passwd', notFound], ['/etc/hostname', notFound], ['//etc/passwd', notFound],
+    ['/nothing.html', notFound], ['/assets', notFound], ['/a%00b', [400, 'malformed path']]]) {
     const raw = await rawRequest(bridge.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     assert.match(raw, /^HTTP\/1\.1 (404|400) /, `${path}: ${raw.split('\r\n')[0]}`);
+    assert.match(raw, new RegExp(`^HTTP/1\\.1 ${status} `), `${path}: ${raw.split('\r\n')[0]}`);
+    assert.equal(raw.split('\r\n\r\n')[1], `${reason}\n`, path);
     assert.doesNotMatch(raw, /not served|hidden|root:/, path);
   }
   // Without static_dir, / is a plain 404.
@@ -103,6 +112,11 @@ channel = {channel}
   assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS, POST');
 
   await redis.stop();
+  // Once the bridge knows Redis is gone (before that, a publish may still be tried and fail).
+  await waitFor(async () => (await fetch(`${bridge.url}/healthz`)).status === 503,
+    { what: '/healthz to report Redis down' });
   res = await fetch(`${bridge.url}/control/alice`, { method: 'POST', body: 'x' });
   assert.equal(res.status, 503);
+  assert.equal(res.headers.get('retry-after'), '5');
+  assert.equal((await bridge.metrics()).published_total, 2, 'nothing published while Redis is away');
 });

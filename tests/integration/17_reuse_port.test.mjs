@@ -3,9 +3,10 @@
 // go on serving. Without it a second process cannot bind the port.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
+import { readdirSync, readlinkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BRIDGE, startRedis, startBridge, sseCat, waitFor, waitLog } from './lib/harness.mjs';
+import { BRIDGE, tempDir, startRedis, startBridge, sseCat, waitFor, waitLog } from './lib/harness.mjs';
 
 const config = '[bridge]\nreuse_port = true\n';
 // Established TCP connections of process `pid`, from its socket descriptors and the kernel's
@@ -76,4 +77,47 @@ test('without reuse_port a second process cannot take the port', async (t) => {
   assert.notEqual(res.status, 0);
   assert.match(res.stderr + res.stdout, /cannot listen on 127\.0\.0\.1:\d+/);
   assert.equal((await a.stop()).code, 0);
+});
+
+// What reuse_port cannot do is refused before the daemon starts (README, reuse_port): a
+// journal of pub/sub or MQTT messages needs one writer, an MQTT session one owner. Each row: the
+// config and the errors (file:line: [route] reason), all of them and nothing else.
+const journals = 'journals pub/sub messages, which reuse_port cannot do (every process would ' +
+  'write the journal); set journal = 0, or read a stream';
+const refusals = [
+  ['a journal_age route',
+    '[bridge]\nreuse_port = true\n\n[route aged]\npath = /aged/{c}\nchannel = aged.{c}\njournal_age = 1h\n',
+    [`bridge.ini:5: [route aged] ${journals}`]], // 5: where the route starts (its first key)
+  ['a journal route',
+    '[bridge]\nreuse_port = true\n\n[route kept]\npath = /kept/{c}\nchannel = kept.{c}\njournal = 10\n',
+    [`bridge.ini:5: [route kept] ${journals}`]],
+  ['the zero-config built-in routes (journalled by default)', '[bridge]\nreuse_port = true\n',
+    [`(built-in):0: [route channel] ${journals}`, `(built-in):0: [route topics] ${journals}`]],
+  ['an MQTT route', '[bridge]\nreuse_port = true\n\n[route m]\npath = /m\nmqtt_topic = m\n',
+    ['bridge.ini:5: [route m] reads MQTT, which reuse_port does not support yet (every process ' +
+      'would need an MQTT session of its own)']],
+];
+
+for (const [what, ini, errors] of refusals) {
+  test(`reuse_port with ${what} is refused at start`, () => {
+    const dir = tempDir();
+    const file = join(dir, 'bridge.ini');
+    writeFileSync(file, ini);
+    // Started for real (not --check-config): a bridge that wrongly starts runs until the timeout.
+    const res = spawnSync(BRIDGE, ['--config', file, '--listen', '127.0.0.1:0',
+      '--redis', 'redis://127.0.0.1:1'], { encoding: 'utf8', timeout: 10000 });
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(res.status, 1, `exit status (${res.signal ?? 'no signal'}): ${res.stderr}`);
+    const lines = res.stderr.trim().split('\n');
+    assert.deepEqual(lines, [
+      ...errors.map((e) => `sse-bridge: ${e.startsWith('bridge.ini') ? `${dir}/${e}` : e}`),
+      `sse-bridge: ${errors.length} configuration error(s); not starting`]);
+  });
+}
+
+test('reuse_port with the built-in routes and --journal 0 starts', async (t) => {
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { config, redis, args: ['--journal', '0'] });
+  assert.equal((await fetch(`${bridge.url}/healthz`)).status, 200);
+  assert.equal((await bridge.stop()).code, 0);
 });
