@@ -10,7 +10,7 @@
 //                                          turn; every event counted
 // Servers on loopback ports of their own, everything stopped at the end (or on failure).
 import { connect } from 'node:net';
-import { appendFileSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { EventSource } from 'eventsource';
 import { startRedis, startBridge, startMosquitto, waitFor } from '../tests/integration/lib/harness.mjs';
 
@@ -65,16 +65,18 @@ async function churn(cycles) {
     exit_code: (await bridge.stop()).code };
 }
 
-// One EventSource that counts what it receives by data, and the gaps.
+// One EventSource that counts what it receives: by event id (the bridge's duplicates), by the
+// payload's `n` (what the publisher sent; a publish that ioredis retried after a reconnect
+// counts once there), and the gaps.
 function reader(url, key) {
-  const r = { seen: new Map(), dups: 0, gaps: [], errors: 0 };
+  const r = { seen: new Map(), ids: new Set(), dups: 0, gaps: [], errors: 0 };
   const es = new EventSource(url);
-  const count = (data) => {
-    const v = JSON.parse(data)[key];
-    if (r.seen.has(v)) r.dups++;
-    r.seen.set(v, true);
+  const count = (data, id) => {
+    if (id && r.ids.has(id)) r.dups++;
+    if (id) r.ids.add(id);
+    r.seen.set(JSON.parse(data)[key], true);
   };
-  es.addEventListener('message', (e) => count(e.data));
+  es.addEventListener('message', (e) => count(e.data, e.lastEventId));
   es.addEventListener('gap', (e) => r.gaps.push(JSON.parse(e.data).reason));
   es.onerror = () => { r.errors++; };
   r.close = () => es.close();
@@ -86,7 +88,9 @@ async function soak(seconds) {
   const redis = await startRedis(t, { appendonly: true, args: ['--appendfsync', 'always'] });
   const broker = await startMosquitto(t, { persistence: true });
   // Durable as README asks of a broker (examples/mosquitto.conf): saved on every change.
+  // (mosquitto started as root writes its database as user mosquitto: the directory must let it)
   appendFileSync(`${broker.dir}/mosquitto.conf`, 'autosave_on_changes true\nautosave_interval 1\n');
+  chmodSync(broker.dir, 0o777);
   await broker.stop();
   await broker.start();
   const bridge = await startBridge(t, { redis, args: ['--mqtt', broker.url], config: `
