@@ -6,6 +6,7 @@
 #   scripts/build-matrix.sh gcc        one compiler's four
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p build-matrix
 compilers=("${@:-gcc clang}")
 read -r -a compilers <<<"${compilers[*]}"
 for cc in "${compilers[@]}"; do
