@@ -195,7 +195,9 @@ test('payloads that are not UTF-8 are base64-encoded or rejected, per route, nev
   const { broker, bridge } = await setup(t);
   const b64 = sseCat(t, `${bridge.url}/bin64`, { count: 3 });
   const rej = sseCat(t, `${bridge.url}/binrej`, { count: 2 });
+  // Both routes share the filter: its one log line says nothing of the second client.
   await waitLog(bridge, subscribed('bin'));
+  await Promise.all([b64.waitOpen(), rej.waitOpen()]);
   await broker.pub('bin', Buffer.from([0xff, 0xfe, 0x00, 0x41]));
   await broker.pub('bin', Buffer.from('caf\xe9', 'latin1')); // Latin-1, not UTF-8
   await broker.pub('bin', 'caf\u00e9 \u2713'); // UTF-8: as is
