@@ -10,34 +10,20 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <jansson.h>
 
 #include "client.h"
-#include "frame.h"
+#include "delivery.h"
 #include "http.h"
 #include "journal.h"
 #include "log.h"
-#include "sse.h"
 #include "publish.h"
+#include "replay.h"
+#include "source.h"
 #include "source_mqtt.h"
 #include "source_redis.h"
 #include "source_stream.h"
-#include "text.h"
-#include "translate.h"
+#include "sse.h"
 #include "xmalloc.h"
-
-unsigned long long bridge_now_ms(const struct bridge *b) {
-    struct timeval tv;
-    event_base_gettimeofday_cached(b->base, &tv);
-    return (unsigned long long)tv.tv_sec * 1000 + (unsigned long long)tv.tv_usec / 1000;
-}
-
-unsigned long long bridge_wall_ms(const struct bridge *b) {
-    (void)b;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
-}
 
 static bool uses_streams(const struct config *cfg) {
     for (size_t i = 0; i < cfg->nroutes; i++) {
@@ -55,310 +41,26 @@ static bool uses_journal(const struct config *cfg) {
     return false;
 }
 
-bool bridge_upstream_up(const struct bridge *b) {
-    return source_redis_up(b->redis) && (b->journal == NULL || journal_up(b->journal)) &&
-           (b->streams == NULL || source_stream_up(b->streams)) &&
-           (b->mqtt == NULL || source_mqtt_up(b->mqtt)) &&
-           (b->publish == NULL || publish_up(b->publish));
-}
-
-void bridge_sync_topic(struct bridge *b, struct topic *t) {
-    if (t->kind == TOPIC_STREAM) {
-        if (b->streams != NULL)
-            source_stream_sync(b->streams, t);
-    } else if (t->kind == TOPIC_MQTT) {
-        if (b->mqtt != NULL)
-            source_mqtt_sync(b->mqtt, t);
-    } else if (b->redis != NULL) {
-        source_redis_sync(b->redis, t);
-    }
-}
-
-void bridge_topic_setup(struct bridge *b, struct topic *t, const struct route_cfg *r) {
-    if (t->kind == TOPIC_STREAM) {
-        hub_topic_journal(t, t->name, 0, 0, 0);
-    } else if (route_is_journalled(r)) {
-        bool was_journalled = t->journal_key != NULL;
-        size_t n = strlen(b->cfg->journal_prefix) + t->name_len + 3;
-        char *key = xmalloc(n);
-        /* Channels, patterns and MQTT filters live in separate key spaces: "p:" marks a
-         * pattern's journal, "m:" an MQTT filter's. */
-        snprintf(key, n, "%s%s%s", b->cfg->journal_prefix,
-                 t->kind == TOPIC_PATTERN ? "p:"
-                 : t->kind == TOPIC_MQTT  ? "m:"
-                                          : "",
-                 t->name);
-        hub_topic_journal(t, key, r->journal, r->journal_age_ms, b->cfg->journal_linger_ms);
-        free(key);
-        /* Already subscribed for a plain route: journalling starts now, not at a SUBSCRIBE
-         * reply, so the start marker is owed here. */
-        if (!was_journalled && t->state == UPSTREAM_SUBSCRIBED && b->journal != NULL) {
-            journal_owe_gap(b->journal, t, false);
-            t->journal_seen = true;
+/* The hub's sync callback: the source that serves the topic's kind follows it. */
+static void sync_topic(void *arg, struct topic *t) {
+    struct bridge *b = arg;
+    for (size_t i = 0; i < b->nsources; i++) {
+        struct source *src = b->sources[i];
+        if (src->ops->kinds & SOURCE_KIND(t->kind)) {
+            src->ops->sync(src, t);
+            return;
         }
     }
 }
 
-static const char *field_value(const struct entry *e, const char *name, size_t *len) {
-    for (size_t i = 0; i < e->in.nfields; i++) {
-        if (e->in.field_lens[2 * i] == strlen(name) &&
-            memcmp(e->in.fields[2 * i], name, e->in.field_lens[2 * i]) == 0) {
-            *len = e->in.field_lens[2 * i + 1];
-            return e->in.fields[2 * i + 1];
-        }
-    }
-    return NULL;
+/* The journal's callbacks: entries go to delivery, a ready reader to the replays. */
+static void journal_entry(void *arg, struct topic *t, const struct entry *e) {
+    delivery_entry(arg, t, e);
 }
 
-/* s as JSON text: itself when it is UTF-8 (and, for a name, holds no NUL), else its base64
- * (marking e). *len is the length of what is returned, which the caller frees. */
-static char *text_or_base64(const char *s, size_t *len, bool name, struct entry *e) {
-    size_t n = *len;
-    if (text_utf8_valid(s, n) && !(name && memchr(s, '\0', n) != NULL)) {
-        char *copy = xmalloc(n + 1); /* a value may hold NUL: copied whole */
-        if (n > 0)                   /* fields are hiredis reply strings: never NULL */
-            memcpy(copy, s, n);      // NOLINT(clang-analyzer-core.NonNullParamChecker)
-        copy[n] = '\0';
-        return copy;
-    }
-    e->binary_fields = true;
-    char *b64 = xmalloc(text_base64_len(n) + 1);
-    *len = text_base64_encode(s, n, b64);
-    b64[*len] = '\0';
-    return b64;
-}
-
-void bridge_entry_from_fields(const struct topic *t, struct entry *e) {
-    size_t len;
-    const char *v;
-    if (t->kind != TOPIC_STREAM) {
-        /* Journal entries: "c" channel and "p" payload, or "gap" reason. */
-        if ((v = field_value(e, "gap", &len)) != NULL) {
-            e->gap = true;
-            e->in.payload = v;
-            e->in.payload_len = len;
-        } else {
-            e->in.payload = field_value(e, "p", &e->in.payload_len);
-        }
-        e->in.channel = field_value(e, "c", &e->in.channel_len);
-        if (e->in.channel == NULL) {
-            e->in.channel = t->name;
-            e->in.channel_len = t->name_len;
-        }
-        if (e->in.payload == NULL) {
-            e->in.payload = "";
-            e->in.payload_len = 0;
-        }
-        return;
-    }
-    e->in.channel = t->name;
-    e->in.channel_len = t->name_len;
-    if ((v = field_value(e, "data", &len)) != NULL) {
-        e->in.payload = v;
-        e->in.payload_len = len;
-        return;
-    }
-    /* No "data" field: the whole entry, as a JSON object, is the payload. JSON holds text:
-     * a name or value that is not UTF-8 goes in as its base64, and the entry is marked so
-     * that routes with binary = reject drop it. */
-    json_t *obj = json_object();
-    for (size_t i = 0; i < e->in.nfields; i++) {
-        size_t name_len = e->in.field_lens[2 * i], value_len = e->in.field_lens[2 * i + 1];
-        char *name = text_or_base64(e->in.fields[2 * i], &name_len, true, e);
-        char *value = text_or_base64(e->in.fields[2 * i + 1], &value_len, false, e);
-        json_object_set_new(obj, name, json_stringn(value, value_len));
-        free(name);
-        free(value);
-    }
-    e->owned = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    e->in.payload = e->owned ? e->owned : "";
-    e->in.payload_len = e->owned ? strlen(e->owned) : 0;
-}
-
-void bridge_entry_clear(struct entry *e) {
-    free(e->owned);
-    free(e->owned_fields);
-    e->owned = NULL;
-    e->owned_fields = NULL;
-}
-
-void bridge_count_frames(struct bridge *b, const struct frame_src *src) {
-    b->metrics.messages_binary += src->binary;
-    b->metrics.messages_non_json += src->non_json;
-    if (src->too_large) {
-        b->metrics.messages_dropped++;
-        log_warn("deliver: an event on %.*s is over %zu bytes once encoded; sent as a too-large "
-                 "gap on journalled routes, dropped on the others",
-                 (int)src->in.channel_len, src->in.channel, b->names.max_frame);
-    }
-}
-
-void bridge_deliver_entry(struct bridge *b, struct topic *t, const struct entry *e) {
-    if (t->nsubs == 0)
-        return;
-    struct frame_src src;
-    frame_src_init(&src, &e->in, e->gap);
-    src.binary_input = e->binary_fields;
-    struct msg *id_frame = NULL; /* "id: X\n\n", shared by single-topic clients */
-    if (e->has_id) {
-        char id[STREAM_ID_MAX_LEN + 1];
-        size_t n = stream_id_format(e->id, id);
-        id_frame = sse_id_frame(id, n);
-    }
-    for (struct feed *f = t->feeds; f; f = f->next) {
-        if (f->subs == NULL)
-            continue;
-        const struct route *r = f->key;
-        /* A plain route sharing a journalled channel: no ids, no gap events. */
-        bool journalled = route_is_journalled(r->cfg);
-        if (!journalled && e->gap)
-            continue;
-        struct entry plain = *e;
-        plain.has_id = false;
-        const struct entry *fe = journalled ? e : &plain;
-        bool closing;
-        struct msg *body = frame_build(&src, r->cfg, &b->names, FRAME_BODY, &closing);
-        if (body == NULL)
-            continue; /* a binary payload this route rejects */
-        for (struct hub_sub *s = f->subs, *next; s; s = next) {
-            next = s->next; /* a client cut off below leaves the list */
-            struct client *c = s->client;
-            if (client_send_entry(c, s, body, fe, id_frame) == 0 && closing && !s->syncing)
-                client_finish(c);
-        }
-        msg_unref(body);
-    }
-    msg_unref(id_frame);
-    bridge_count_frames(b, &src);
-    frame_src_clear(&src);
-}
-
-/* Translates and encodes a live message once per feed (route) of t and queues the frame to
- * every subscriber of that feed. `retained_only`: only routes that want retained messages. */
-static void fan_out(struct bridge *b, struct topic *t, const struct translate_in *msg,
-                    bool retained_only) {
-    struct frame_src src;
-    frame_src_init(&src, msg, false);
-    for (struct feed *f = t->feeds; f; f = f->next) {
-        const struct route *r = f->key;
-        if (f->subs == NULL || (retained_only && !r->cfg->retained))
-            continue;
-        bool closing;
-        struct msg *frame = frame_build(&src, r->cfg, &b->names, FRAME_WHOLE, &closing);
-        if (frame == NULL)
-            continue; /* a binary payload this route rejects */
-        for (struct hub_sub *s = f->subs, *next; s; s = next) {
-            next = s->next; /* a client cut off below leaves the list */
-            struct client *c = s->client;
-            if (c->last_message == b->message_seq)
-                continue; /* had it through another of its filters */
-            c->last_message = b->message_seq;
-            if (client_send(c, frame) == 0 && closing)
-                client_finish(c);
-        }
-        msg_unref(frame);
-    }
-    bridge_count_frames(b, &src);
-    frame_src_clear(&src);
-}
-
-/* Counts and logs a message over max_message_size; true when it must be dropped. */
-static bool too_large(struct bridge *b, const struct topic *t, size_t len) {
-    if (len <= b->cfg->max_message_size)
-        return false;
-    b->metrics.messages_dropped++;
-    log_warn("deliver: dropped a %zu-byte message on %s (max_message_size %zu)", len, t->name,
-             b->cfg->max_message_size);
-    return true;
-}
-
-/* One message for topic t: journalled (then delivered with its entry id), or fanned out. */
-static void deliver_topic(struct bridge *b, struct topic *t, const struct translate_in *in) {
-    if (too_large(b, t, in->payload_len))
-        return;
-    /* Journalled topics are written even with no client (during their linger), so that a
-     * browser coming back finds what it missed. */
-    if (t->journal_key != NULL && b->journal != NULL) {
-        journal_append(b->journal, t, in->channel, in->channel_len, in->payload, in->payload_len);
-        return;
-    }
-    if (t->nsubs == 0)
-        return;
-    fan_out(b, t, in, false);
-}
-
-void bridge_deliver(struct bridge *b, enum topic_kind kind, const char *subject, size_t subject_len,
-                    const char *channel, size_t channel_len, const char *payload,
-                    size_t payload_len) {
-    b->metrics.messages_in++;
-    b->message_seq++;
-    struct topic *t = hub_find(b->hub, kind, subject, subject_len);
-    if (t == NULL)
-        return;
-    struct translate_in in = {.channel = channel,
-                              .channel_len = channel_len,
-                              .payload = payload,
-                              .payload_len = payload_len};
-    deliver_topic(b, t, &in);
-}
-
-void bridge_deliver_mqtt(struct bridge *b, struct topic *t, const struct translate_in *in,
-                         bool retained) {
-    if (too_large(b, t, in->payload_len)) /* dropped, and never kept as a retained value */
-        return;
-    if (!retained) {
-        hub_retain_refresh(t, in->channel, in->channel_len, in->payload, in->payload_len);
-        deliver_topic(b, t, in);
-        return;
-    }
-    /* Sent by the broker because the bridge (re)subscribed: kept for clients that join later;
-     * the clients already here get it unless they had it (a resubscription repeats it). */
-    if (hub_retain(t, in->channel, in->channel_len, in->payload, in->payload_len,
-                   b->cfg->mqtt_retained_max) &&
-        in->payload_len > 0 && t->nsubs > 0)
-        fan_out(b, t, in, true);
-}
-
-void bridge_send_retained(struct bridge *b, struct client *c) {
-    if (!c->route->cfg->retained)
-        return;
-    for (size_t i = 0; i < c->nsubs; i++) {
-        struct topic *t = c->subs[i]->topic;
-        if (t->kind != TOPIC_MQTT || t->retained == NULL)
-            continue;
-        /* Oldest first, as the broker would have sent them. */
-        struct retained **list = xmalloc(t->nretained * sizeof(*list));
-        /* The newest that fit in half a client buffer, so that retained values can never
-         * cut off the client they are for. */
-        size_t n = 0, bytes = 0;
-        for (struct retained *r = t->retained; r && n < t->nretained; r = r->next) {
-            bytes += r->payload_len + r->topic_len + 64;
-            if (bytes > b->cfg->client_buffer / 2)
-                break;
-            list[n++] = r;
-        }
-        int rc = 0;
-        while (rc == 0 && n-- > 0) {
-            struct translate_in in = {.channel = list[n]->topic,
-                                      .channel_len = list[n]->topic_len,
-                                      .payload = list[n]->payload,
-                                      .payload_len = list[n]->payload_len};
-            struct frame_src src;
-            frame_src_init(&src, &in, false);
-            bool closing;
-            struct msg *frame = frame_build(&src, c->route->cfg, &b->names, FRAME_WHOLE, &closing);
-            bridge_count_frames(b, &src);
-            frame_src_clear(&src);
-            if (frame == NULL)
-                continue;
-            rc = client_send(c, frame);
-            msg_unref(frame);
-        }
-        free(list);
-        if (rc != 0)
-            return; /* cut off: c is gone */
-    }
+static void journal_reader_ready_cb(void *arg) {
+    struct bridge *b = arg;
+    replay_pump(b->replay);
 }
 
 /* End of the loop turn's callbacks: every client's frames of this turn leave together. */
@@ -379,7 +81,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
 static void sweep_topic(void *arg, struct topic *t) {
     struct bridge *b = arg;
     hub_prune(t);
-    bridge_sync_topic(b, t);
+    hub_sync(b->hub, t);
 }
 
 /* Unsubscribes upstream from topics whose linger ran out. */
@@ -429,6 +131,7 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg) {
     b->base = base;
     b->cfg = cfg;
     b->hub = hub_new(cfg->linger_ms);
+    hub_set_sync(b->hub, sync_topic, b);
     b->nroutes = cfg->nroutes;
     b->routes = xcalloc(cfg->nroutes, sizeof(*b->routes));
     for (size_t i = 0; i < cfg->nroutes; i++)
@@ -454,19 +157,24 @@ struct bridge *bridge_new(struct event_base *base, struct config *cfg) {
     return b;
 }
 
+static void pin(struct bridge *b, enum topic_kind kind, const char *name,
+                const struct route_cfg *rc) {
+    journal_topic_setup(b->journal, b->cfg, hub_pin(b->hub, kind, name), rc);
+}
+
 static void pin_static_routes(struct bridge *b) {
     for (size_t i = 0; i < b->nroutes; i++) {
         const struct route_cfg *rc = b->routes[i].cfg;
         if (!rc->pinned)
             continue;
         for (size_t j = 0; j < rc->nchannels; j++)
-            bridge_topic_setup(b, hub_pin(b->hub, TOPIC_CHANNEL, rc->channels[j]), rc);
+            pin(b, TOPIC_CHANNEL, rc->channels[j], rc);
         for (size_t j = 0; j < rc->npatterns; j++)
-            bridge_topic_setup(b, hub_pin(b->hub, TOPIC_PATTERN, rc->patterns[j]), rc);
+            pin(b, TOPIC_PATTERN, rc->patterns[j], rc);
         for (size_t j = 0; j < rc->nstreams; j++)
-            bridge_topic_setup(b, hub_pin(b->hub, TOPIC_STREAM, rc->streams[j]), rc);
+            pin(b, TOPIC_STREAM, rc->streams[j], rc);
         for (size_t j = 0; j < rc->nmqtt_topics; j++)
-            bridge_topic_setup(b, hub_pin(b->hub, TOPIC_MQTT, rc->mqtt_topics[j]), rc);
+            pin(b, TOPIC_MQTT, rc->mqtt_topics[j], rc);
     }
 }
 
@@ -489,29 +197,32 @@ int bridge_start(struct bridge *b) {
                                             b->cfg->redis_probe_interval_ms,
                                             b->cfg->redis_probe_timeout_ms};
     b->redis_pool = redis_pool_new(b->base, &addr, &pool_cfg);
-    b->redis = source_redis_new(b);
-    if (uses_journal(b->cfg))
-        b->journal = journal_new(b);
+    b->sources[b->nsources++] = source_redis_new(b);
     if (uses_streams(b->cfg))
-        b->streams = source_stream_new(b);
+        b->sources[b->nsources++] = source_stream_new(b);
+    if (config_uses_mqtt(b->cfg)) {
+        struct source *mqtt = source_mqtt_new(b);
+        if (mqtt == NULL)
+            return -1;
+        b->sources[b->nsources++] = mqtt;
+    }
+    if (uses_journal(b->cfg)) {
+        const struct journal_events ev = {journal_entry, journal_reader_ready_cb, b};
+        b->journal = journal_new(b, &ev);
+        b->replay = replay_new(b, b->journal);
+    }
     for (size_t i = 0; i < b->nroutes && b->publish == NULL; i++) {
         if (b->routes[i].cfg->publish)
             b->publish = publish_new(b);
     }
-    if (config_uses_mqtt(b->cfg)) {
-        b->mqtt = source_mqtt_new(b);
-        if (b->mqtt == NULL)
-            return -1;
-    }
     pin_static_routes(b);
     redis_pool_start(b->redis_pool);
-    source_redis_start(b->redis);
+    /* The journal connects first: the broker hands a persistent session's queued messages
+     * over as soon as the MQTT source connects, and they are journalled. */
     if (b->journal)
         journal_start(b->journal);
-    if (b->streams)
-        source_stream_start(b->streams);
-    if (b->mqtt)
-        source_mqtt_start(b->mqtt);
+    for (size_t i = 0; i < b->nsources; i++)
+        b->sources[i]->ops->start(b->sources[i]);
     if (b->publish)
         publish_start(b->publish);
 
@@ -547,15 +258,15 @@ void bridge_free(struct bridge *b) {
     b->http = NULL;
     while (b->clients) /* clients whose connections were not connected: no close callback */
         client_forget(b->clients);
-    /* The journal first: freeing it answers the stream source's pending requests. */
+    /* The journal first: freeing it answers the stream source's pending requests and the
+     * replays' reads, whose jobs the replays free. */
     journal_free(b->journal); /* answers pending writes: their topics must still exist */
     b->journal = NULL;
-    source_stream_free(b->streams);
-    b->streams = NULL;
-    source_redis_free(b->redis);
-    b->redis = NULL;
-    source_mqtt_free(b->mqtt);
-    b->mqtt = NULL;
+    replay_free(b->replay);
+    b->replay = NULL;
+    for (size_t i = b->nsources; i-- > 0;)
+        b->sources[i]->ops->free(b->sources[i]);
+    b->nsources = 0;
     publish_free(b->publish);
     b->publish = NULL;
     redis_pool_free(b->redis_pool); /* after every connection of it */

@@ -16,8 +16,10 @@
 #include <event2/http.h>
 #include <event2/http_struct.h>
 
+#include "clock.h"
 #include "journal.h"
 #include "log.h"
+#include "record.h"
 #include "sse.h"
 #include "xmalloc.h"
 
@@ -36,10 +38,12 @@ static void link_client(struct bridge *b, struct client *c) {
 
 /* Leaves the hub; the upstream follows at the next sweep, after the linger period. */
 static void leave_topics(struct client *c) {
-    unsigned long long now = bridge_now_ms(c->b);
+    unsigned long long now = clock_now_ms(c->b->base);
     for (size_t i = 0; i < c->nsubs; i++) {
-        journal_cancel(c->subs[i]);
-        hub_leave(c->b->hub, c->subs[i], now);
+        struct hub_sub *s = c->subs[i];
+        if (s->sync_job != NULL)
+            s->cancel_sync(s->sync_job);
+        hub_leave(c->b->hub, s, now);
     }
     free(c->subs);
     c->subs = NULL;
@@ -243,7 +247,19 @@ static int send_out(struct client *c, bool try_write) {
         return -1;
     }
     watch(c, c->out_bytes > 0);
+    if (c->on_drain != NULL && client_pending(c) <= c->drain_below) {
+        void (*fn)(struct client *, void *) = c->on_drain;
+        c->on_drain = NULL;
+        fn(c, c->drain_arg);
+    }
     return 0;
+}
+
+void client_on_drain(struct client *c, size_t below, void (*fn)(struct client *c, void *arg),
+                     void *arg) {
+    c->on_drain = fn;
+    c->drain_arg = arg;
+    c->drain_below = below;
 }
 
 /* A stream's request is read; what a peer sends after it is dropped. EOF or an error is the
@@ -436,9 +452,9 @@ void client_subscribe(struct client *c, enum topic_kind kind, const char *name) 
     /* The first journalled route to use a topic sets its journal up (a plain route may have
      * been there first); a second one may lengthen its retention. */
     if (route_is_journalled(c->route->cfg) || s->topic->kind == TOPIC_STREAM)
-        bridge_topic_setup(c->b, s->topic, c->route->cfg);
+        journal_topic_setup(c->b->journal, c->b->cfg, s->topic, c->route->cfg);
     s->syncing = route_is_journalled(c->route->cfg);
-    bridge_sync_topic(c->b, s->topic);
+    hub_sync(c->b->hub, s->topic);
 }
 
 /* Makes room for len more bytes in the client's output, or cuts the client. Output is only
@@ -458,6 +474,13 @@ static int make_room(struct client *c, size_t len) {
              limit);
     client_cut(c);
     return -1;
+}
+
+int client_send_once(struct client *c, struct msg *m, unsigned long long seq) {
+    if (c->last_message == seq)
+        return 0; /* had it through another of its filters */
+    c->last_message = seq;
+    return client_send(c, m) == 0 ? 1 : -1;
 }
 
 int client_send(struct client *c, struct msg *m) {
@@ -519,10 +542,6 @@ static size_t held_bytes(const struct client *c) {
     return n;
 }
 
-static bool is_start_marker(const struct entry *e) {
-    return e->gap && e->in.payload_len == 15 && memcmp(e->in.payload, "journal-started", 15) == 0;
-}
-
 int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, const struct entry *e,
                       struct msg *shared_id_frame) {
     if (c->state != CLIENT_STREAMING)
@@ -530,28 +549,20 @@ int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, con
     if (!e->has_id) /* the journal could not write it: delivered, but never replayable */
         return send_parts(c, body, c->b->blank_frame);
     if (s->syncing) {
-        hub_sub_hold(s, msg_ref(body), e->id, is_start_marker(e));
+        hub_sub_hold(s, msg_ref(body), e->id, record_is_start_marker(e));
         /* Live events held during a replay count against the same bound. */
         return make_room(c, held_bytes(c));
     }
     if (stream_id_cmp(e->id, s->last_id) <= 0)
         return 0; /* already sent by the replay */
     s->last_id = e->id;
-    if (s->fresh && is_start_marker(e))
+    if (s->fresh && record_is_start_marker(e))
         return 0; /* nothing was missed by a client that had seen nothing */
     return send_with_id(c, body, shared_id_frame);
 }
 
-int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry *e) {
-    struct frame_src src;
-    frame_src_init(&src, &e->in, e->gap);
-    src.binary_input = e->binary_fields;
-    bool closing;
-    struct msg *body = frame_build(&src, c->route->cfg, &c->b->names, FRAME_BODY, &closing);
-    bridge_count_frames(c->b, &src);
-    frame_src_clear(&src);
-    if (body == NULL)
-        return 0; /* a binary payload this route rejects: skipped, the replay goes on */
+int client_replay_entry(struct client *c, struct hub_sub *s, struct msg *body,
+                        const struct entry *e, bool closing) {
     int rc = 0;
     if (!e->has_id) {
         rc = send_parts(c, body, c->b->blank_frame);
@@ -565,18 +576,14 @@ int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry 
             rc = -1;
         }
     }
-    msg_unref(body);
     return rc;
 }
 
 /* Sends s's held events newer than what it was sent, in order; frees them all. */
 static int flush_held(struct client *c, struct hub_sub *s) {
-    struct held *h = s->held;
-    s->held = s->held_tail = NULL;
-    s->held_bytes = 0;
+    struct held *h = hub_sub_take_held(s); /* c, and s, may go while they are sent */
     int rc = 0;
     while (h) {
-        struct held *next = h->next;
         if (rc == 0 && stream_id_cmp(h->id, s->last_id) > 0) {
             s->last_id = h->id;
             if (!(s->fresh && h->start_marker)) {
@@ -587,9 +594,7 @@ static int flush_held(struct client *c, struct hub_sub *s) {
                 }
             }
         }
-        msg_unref(h->body);
-        free(h);
-        h = next;
+        h = hub_held_free(h);
     }
     return rc;
 }
@@ -617,22 +622,6 @@ int client_sync_done(struct client *c, struct hub_sub *s, struct stream_id pos) 
     struct msg *frame = position_frame(c);
     int rc = client_send(c, frame);
     msg_unref(frame);
-    return rc;
-}
-
-int client_start_sync(struct client *c, const char *last_event_id) {
-    if (!route_is_journalled(c->route->cfg) || c->b->journal == NULL)
-        return 0;
-    size_t n = c->nsubs;
-    struct stream_id *ids = xcalloc(n, sizeof(*ids));
-    struct hub_sub **subs = xmalloc(n * sizeof(*subs));
-    memcpy(subs, c->subs, n * sizeof(*subs));
-    bool bad = last_event_id != NULL && stream_id_parse_list(last_event_id, ids, n) != 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = journal_sync(c->b->journal, c, subs[i], last_event_id && !bad ? &ids[i] : NULL, bad);
-    free(subs);
-    free(ids);
     return rc;
 }
 

@@ -21,15 +21,15 @@
 #include <event2/util.h>
 
 #include "client.h"
+#include "delivery.h"
 #include "log.h"
 #include "publish.h"
 #include "request.h"
 #include "route.h"
 #include "journal.h"
 #include "listener.h"
-#include "source_mqtt.h"
-#include "source_redis.h"
-#include "source_stream.h"
+#include "replay.h"
+#include "source.h"
 #include "webroot.h"
 #include "xmalloc.h"
 
@@ -53,11 +53,53 @@ static void reply_text(struct http *h, struct evhttp_request *req, int code, con
     evbuffer_free(body);
 }
 
+/* Whether every part that talks to `upstream` ("redis" or "mqtt") is up; -1: none does. */
+static int upstream_up(const struct bridge *b, const char *upstream) {
+    int up = -1;
+    for (size_t i = 0; i < b->nsources; i++) {
+        const struct source *src = b->sources[i];
+        if (strcmp(src->ops->upstream, upstream) == 0)
+            up = (up != 0) && src->ops->up(src);
+    }
+    if (strcmp(upstream, "redis") == 0) {
+        if (b->journal != NULL)
+            up = (up != 0) && journal_up(b->journal);
+        if (b->publish != NULL)
+            up = (up != 0) && publish_up(b->publish);
+    }
+    return up;
+}
+
+/* The most reconnections of any source that talks to `upstream`. */
+static unsigned long long upstream_reconnects(const struct bridge *b, const char *upstream) {
+    unsigned long long n = 0;
+    for (size_t i = 0; i < b->nsources; i++) {
+        const struct source *src = b->sources[i];
+        unsigned long long r = src->ops->reconnects(src);
+        if (strcmp(src->ops->upstream, upstream) == 0 && r > n)
+            n = r;
+    }
+    return n;
+}
+
+/* Every upstream in use is up (/healthz 200). */
+static bool all_up(const struct bridge *b) {
+    return upstream_up(b, "redis") != 0 && upstream_up(b, "mqtt") != 0;
+}
+
 static void reply_healthz(struct http *h, struct evhttp_request *req) {
     struct bridge *b = h->b;
-    int up = bridge_upstream_up(b);
-    int redis_up = source_redis_up(b->redis) && (b->journal == NULL || journal_up(b->journal)) &&
-                   (b->streams == NULL || source_stream_up(b->streams));
+    int up = all_up(b);
+    int mqtt_up = upstream_up(b, "mqtt");
+    /* "redis" as before: the connections that read (publishing counts in the status only). */
+    int redis_up = 1;
+    for (size_t i = 0; i < b->nsources; i++) {
+        const struct source *src = b->sources[i];
+        if (strcmp(src->ops->upstream, "redis") == 0)
+            redis_up = redis_up && src->ops->up(src);
+    }
+    if (b->journal != NULL)
+        redis_up = redis_up && journal_up(b->journal);
     struct evbuffer *body = evbuffer_new();
     bool journal_bad = b->journal != NULL && journal_degraded(b->journal);
     /* down: an upstream is away (503, a load balancer should send clients elsewhere);
@@ -69,8 +111,8 @@ static void reply_healthz(struct http *h, struct evhttp_request *req) {
                         redis_up ? "up" : "down");
     if (b->journal != NULL)
         evbuffer_add_printf(body, "\"journal\":\"%s\",", journal_bad ? "degraded" : "ok");
-    if (b->mqtt != NULL)
-        evbuffer_add_printf(body, "\"mqtt\":\"%s\",", source_mqtt_up(b->mqtt) ? "up" : "down");
+    if (mqtt_up >= 0)
+        evbuffer_add_printf(body, "\"mqtt\":\"%s\",", mqtt_up ? "up" : "down");
     evbuffer_add_printf(body, "\"clients\":%zu}\n", b->nclients);
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     evhttp_add_header(out, "Content-Type", "application/json");
@@ -81,14 +123,11 @@ static void reply_healthz(struct http *h, struct evhttp_request *req) {
 
 static void reply_metrics(struct http *h, struct evhttp_request *req) {
     struct bridge *b = h->b;
-    b->metrics.redis_reconnects = source_redis_reconnects(b->redis);
-    b->metrics.mqtt_reconnects = source_mqtt_reconnects(b->mqtt);
-    struct metrics_gauges g = {b->nclients,
-                               h->listener ? listener_pending(h->listener) : 0,
-                               hub_topic_count(b->hub),
-                               bridge_upstream_up(b),
-                               b->journal ? journal_degraded(b->journal) : -1,
-                               b->mqtt ? source_mqtt_up(b->mqtt) : -1};
+    b->metrics.redis_reconnects = upstream_reconnects(b, "redis");
+    b->metrics.mqtt_reconnects = upstream_reconnects(b, "mqtt");
+    struct metrics_gauges g = {
+        b->nclients, h->listener ? listener_pending(h->listener) : 0, hub_topic_count(b->hub),
+        all_up(b),   b->journal ? journal_degraded(b->journal) : -1,  upstream_up(b, "mqtt")};
     char text[4096];
     size_t n = metrics_render(&b->metrics, &g, text, sizeof(text));
     struct evbuffer *body = evbuffer_new();
@@ -208,9 +247,9 @@ static void open_stream(struct http *h, struct evhttp_request *req,
         client_subscribe(c, d->topics[i].kind, d->topics[i].name);
     /* Retained MQTT values go to clients that replay nothing: new ones, or any on a route
      * without a journal. */
-    if (c != NULL && client_start_sync(c, from) == 0 &&
+    if (c != NULL && replay_start(b->replay, c, from) == 0 &&
         (from == NULL || !route_is_journalled(r->cfg)))
-        bridge_send_retained(b, c);
+        delivery_send_retained(b, c);
     free(from);
 }
 

@@ -10,6 +10,8 @@ struct hub {
     size_t nbuckets; /* a power of two */
     size_t ntopics;
     unsigned linger_ms;
+    void (*sync)(void *arg, struct topic *t);
+    void *sync_arg;
 };
 
 static size_t hash(enum topic_kind kind, const char *s, size_t n) {
@@ -41,14 +43,33 @@ void hub_sub_hold(struct hub_sub *s, struct msg *body, struct stream_id id, bool
     s->held_bytes += body->len;
 }
 
-void hub_sub_drop_held(struct hub_sub *s) {
-    for (struct held *h = s->held, *next; h; h = next) {
-        next = h->next;
-        msg_unref(h->body);
-        free(h);
-    }
+struct held *hub_sub_take_held(struct hub_sub *s) {
+    struct held *h = s->held;
     s->held = s->held_tail = NULL;
     s->held_bytes = 0;
+    return h;
+}
+
+struct held *hub_held_free(struct held *h) {
+    struct held *next = h->next;
+    msg_unref(h->body);
+    free(h);
+    return next;
+}
+
+void hub_sub_drop_held(struct hub_sub *s) {
+    for (struct held *h = hub_sub_take_held(s); h;)
+        h = hub_held_free(h);
+}
+
+void hub_set_sync(struct hub *hub, void (*fn)(void *arg, struct topic *t), void *arg) {
+    hub->sync = fn;
+    hub->sync_arg = arg;
+}
+
+void hub_sync(struct hub *hub, struct topic *t) {
+    if (hub->sync != NULL)
+        hub->sync(hub->sync_arg, t);
 }
 
 static void sub_free(struct hub_sub *s) {

@@ -7,29 +7,15 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
-#include "bridge.h"
-#include "client.h"
+#include "clock.h"
 #include "log.h"
+#include "record.h"
 #include "xmalloc.h"
-
-struct replay_job {
-    struct journal *j;
-    struct client *client; /* NULL once cancelled */
-    struct hub_sub *sub;   /* NULL once cancelled */
-    struct topic *topic;   /* kept alive by topic->pending while the job exists */
-    struct stream_id from; /* exclusive start of the next page */
-    bool have_from, bad_id, started;
-    bool from_zero;          /* the client had seen nothing: a journal-started marker is no news */
-    struct replay_job *next; /* in the wait queue or the deferred list */
-};
 
 struct journal {
     struct bridge *b;
+    struct journal_events ev;
     struct redis_conn *writer, *reader;
-    size_t inflight;
-    struct replay_job *queue, *queue_tail; /* waiting for a read slot */
-    struct replay_job *deferred;           /* waiting for their client's output to drain */
-    struct event *pace_ev;
     bool degraded; /* Redis refuses journal writes (OOM, read-only replica, ...) */
     unsigned long long failed_writes; /* in the current episode */
 };
@@ -44,24 +30,12 @@ struct pending_write {
     char data[]; /* channel, then payload (or the gap reason) */
 };
 
-static void pump(struct journal *j);
-
-/* A gap event for topic t, not (yet) in the journal: it has no id. */
-static struct entry gap_entry(const struct topic *t, const char *reason) {
-    struct entry e = {0};
-    e.gap = true;
-    e.in.channel = t->name;
-    e.in.channel_len = t->name_len;
-    e.in.payload = reason;
-    e.in.payload_len = strlen(reason);
-    return e;
-}
-
 bool journal_up(const struct journal *j) {
     return redis_conn_up(j->writer) && redis_conn_up(j->reader);
 }
 
-static const char GAP_STARTED[] = "journal-started", GAP_RESUMED[] = "journal-resumed";
+/* Owed reasons are compared by address: these arrays, never another copy of the text. */
+static const char GAP_STARTED[] = RECORD_GAP_STARTED, GAP_RESUMED[] = RECORD_GAP_RESUMED;
 
 static void writer_ready(void *arg) {
     (void)arg;
@@ -81,7 +55,8 @@ static void writer_lost(void *arg) {
 }
 
 static void reader_ready(void *arg) {
-    pump(arg);
+    struct journal *j = arg;
+    j->ev.reader_ready(j->ev.arg);
 }
 
 static void reader_lost(void *arg) {
@@ -89,8 +64,7 @@ static void reader_lost(void *arg) {
 }
 
 /* Trimming arguments of XADD: MAXLEN ~ n, or MINID ~ (now - age). */
-static int trim_args(const struct journal *j, const struct topic *t, const char **argv,
-                     size_t *lens, char *num) {
+static int trim_args(const struct topic *t, const char **argv, size_t *lens, char *num) {
     int n = 0;
     if (t->journal_maxlen) {
         snprintf(num, 24, "%zu", t->journal_maxlen);
@@ -98,7 +72,7 @@ static int trim_args(const struct journal *j, const struct topic *t, const char 
     } else if (t->journal_max_age_ms) {
         /* Redis's clock, as the newest id shows it, when known: the trim point is compared
          * with ids Redis made, not with the bridge's clock. */
-        unsigned long long now = t->cursor_known ? t->last_id.ms : bridge_wall_ms(j->b);
+        unsigned long long now = t->cursor_known ? t->last_id.ms : clock_wall_ms();
         unsigned long long min = now > t->journal_max_age_ms ? now - t->journal_max_age_ms : 0;
         snprintf(num, 24, "%llu", min);
         argv[n] = "MINID";
@@ -113,7 +87,7 @@ static int trim_args(const struct journal *j, const struct topic *t, const char 
     return n;
 }
 
-static const char GAP_WRITE_FAILED[] = "journal-write-failed";
+static const char GAP_WRITE_FAILED[] = RECORD_GAP_WRITE_FAILED;
 
 /* Redis answered a journal write with an error: the journal is degraded until a write
  * succeeds (logged at both ends of the episode), and the topic's live clients are told once
@@ -129,8 +103,8 @@ static void write_refused(struct journal *j, struct topic *t, const char *why, b
     }
     if (!t->write_failing && tell) {
         t->write_failing = true;
-        struct entry e = gap_entry(t, GAP_WRITE_FAILED);
-        bridge_deliver_entry(j->b, t, &e);
+        struct entry e = record_gap_entry(t, GAP_WRITE_FAILED);
+        j->ev.entry(j->ev.arg, t, &e);
     }
 }
 
@@ -178,7 +152,7 @@ static void on_write_reply(redisAsyncContext *ac, void *r, void *privdata) {
     if (e.gap && !e.has_id && pw->t->gap_owed == NULL)
         pw->t->gap_owed = pw->gap_started ? GAP_STARTED : GAP_RESUMED;
     if (pw->deliver && (!e.gap || e.has_id))
-        bridge_deliver_entry(j->b, pw->t, &e);
+        j->ev.entry(j->ev.arg, pw->t, &e);
     free(pw);
 }
 
@@ -210,24 +184,14 @@ static void write_entry(struct journal *j, struct topic *t, bool gap, bool deliv
     lens[n++] = 4;
     argv[n] = t->journal_key;
     lens[n++] = strlen(t->journal_key);
-    n += trim_args(j, t, argv + n, lens + n, num);
+    n += trim_args(t, argv + n, lens + n, num);
     argv[n] = "*";
     lens[n++] = 1;
-    if (gap) {
-        argv[n] = "gap";
-        lens[n++] = 3;
-        argv[n] = pw->data + channel_len;
-        lens[n++] = payload_len;
-    } else {
-        argv[n] = "c";
-        lens[n++] = 1;
-        argv[n] = pw->data;
-        lens[n++] = channel_len;
-        argv[n] = "p";
-        lens[n++] = 1;
-        argv[n] = pw->data + channel_len;
-        lens[n++] = payload_len;
-    }
+    if (gap)
+        n += (int)record_gap_fields(pw->data + channel_len, payload_len, argv + n, lens + n);
+    else
+        n += (int)record_message_fields(pw->data, channel_len, pw->data + channel_len, payload_len,
+                                        argv + n, lens + n);
     redisAsyncCommandArgv(ac, on_write_reply, pw, n, argv, lens);
 }
 
@@ -248,338 +212,149 @@ void journal_owe_gap(struct journal *j, struct topic *t, bool resumed) {
     if (t->gap_owed == NULL || resumed)
         t->gap_owed = resumed ? GAP_RESUMED : GAP_STARTED;
     if (resumed) {
-        struct entry e = gap_entry(t, GAP_RESUMED);
-        bridge_deliver_entry(j->b, t, &e);
+        struct entry e = record_gap_entry(t, GAP_RESUMED);
+        j->ev.entry(j->ev.arg, t, &e);
     }
 }
 
-/* ---- replays ---- */
-
-static void job_free(struct replay_job *job) {
-    job->topic->pending--;
-    free(job);
-}
-
-static void enqueue(struct journal *j, struct replay_job *job) {
-    job->next = NULL;
-    if (j->queue_tail)
-        j->queue_tail->next = job;
-    else
-        j->queue = job;
-    j->queue_tail = job;
-}
-
-/* The subscriber is up to date at `pos`: flush what was held above it and go live. */
-static int finish(struct replay_job *job, struct stream_id pos) {
-    struct hub_sub *s = job->sub;
-    struct client *c = job->client;
-    s->sync_job = NULL;
-    job_free(job);
-    return client_sync_done(c, s, pos);
-}
-
-static void fail(struct replay_job *job, const char *why) {
-    struct client *c = job->client;
-    log_warn("replay of %s failed (%s); cutting the client off, it will resume",
-             job->topic->journal_key, why);
-    job->sub->sync_job = NULL;
-    job_free(job);
-    client_cut(c);
-}
-
-/* A gap event for this client only: its history for the topic is incomplete. */
-static int client_gap(struct journal *j, struct replay_job *job, const char *reason) {
-    struct entry e = gap_entry(job->topic, reason);
-    (void)j;
-    return client_replay_entry(job->client, job->sub, &e);
-}
-
-/* The id of an XREVRANGE COUNT 1 reply ([[id, [...]]]), or 0-0 for an empty stream. */
-static struct stream_id last_entry(const redisReply *reply) {
-    struct stream_id end = {0, 0};
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
-        reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2) {
-        const redisReply *id = reply->element[0]->element[0];
-        if (id->type == REDIS_REPLY_STRING)
-            stream_id_parse(id->str, id->len, &end);
+void journal_topic_setup(struct journal *j, const struct config *cfg, struct topic *t,
+                         const struct route_cfg *r) {
+    if (t->kind == TOPIC_STREAM) {
+        hub_topic_journal(t, t->name, 0, 0, 0);
+        return;
     }
-    return end;
-}
-
-/* A field of an XINFO STREAM reply (a flat list of names and values) holding an id. */
-static bool info_id(const redisReply *reply, const char *name, struct stream_id *out) {
-    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-        const redisReply *k = reply->element[i], *v = reply->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, name) == 0)
-            return v->type == REDIS_REPLY_STRING && stream_id_parse(v->str, v->len, out) == 0;
+    if (!route_is_journalled(r))
+        return;
+    bool was_journalled = t->journal_key != NULL;
+    size_t n = strlen(cfg->journal_prefix) + t->name_len + 3;
+    char *key = xmalloc(n);
+    /* Channels, patterns and MQTT filters live in separate key spaces: "p:" marks a
+     * pattern's journal, "m:" an MQTT filter's. */
+    snprintf(key, n, "%s%s%s", cfg->journal_prefix,
+             t->kind == TOPIC_PATTERN ? "p:"
+             : t->kind == TOPIC_MQTT  ? "m:"
+                                      : "",
+             t->name);
+    hub_topic_journal(t, key, r->journal, r->journal_age_ms, cfg->journal_linger_ms);
+    free(key);
+    /* Already subscribed for a plain route: journalling starts now, not at a SUBSCRIBE
+     * reply, so the start marker is owed here. */
+    if (!was_journalled && t->state == UPSTREAM_SUBSCRIBED && j != NULL) {
+        journal_owe_gap(j, t, false);
+        t->journal_seen = true;
     }
-    return false;
 }
 
-static long long info_int(const redisReply *reply, const char *name) {
-    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-        const redisReply *k = reply->element[i], *v = reply->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, name) == 0)
-            return v->type == REDIS_REPLY_INTEGER ? v->integer : -1;
-    }
-    return -1;
+/* ---- reads, for replays and the stream source ---- */
+
+struct read {
+    struct topic *t; /* kept alive by t->pending while the read is in flight */
+    bool have_from;
+    struct stream_id from;
+    journal_position_cb *position;
+    journal_page_cb *page;
+    void *arg;
+};
+
+static const char *failure(const redisReply *reply) {
+    if (reply == NULL)
+        return "connection lost";
+    return reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply";
 }
 
-/* Whether entries after `from` were trimmed or deleted. Redis 7 counts what was ever added:
- * when that is more than what is left, the oldest entries went, and a client whose position
- * is older than the first one left may have missed some. (When it had seen exactly up to the
- * last trimmed entry, this says "truncated" needlessly: the safe side.) */
-static bool truncated_after(const redisReply *info, struct stream_id from) {
-    struct stream_id deleted = {0, 0}, first = {0, 0};
-    if (info_id(info, "max-deleted-entry-id", &deleted) && stream_id_cmp(from, deleted) < 0)
-        return true;
-    long long added = info_int(info, "entries-added"), length = info_int(info, "length");
-    if (!info_id(info, "recorded-first-entry-id", &first))
-        return false;
-    return added > length && stream_id_cmp(from, first) < 0;
-}
-
-/* First step of a job. A new client: the stream's end is its position. A returning client:
- * XINFO STREAM tells whether its id is known and whether entries after it were trimmed. */
-static void on_first_reply(redisAsyncContext *ac, void *r, void *privdata) {
-    struct replay_job *job = privdata;
+static void on_position(redisAsyncContext *ac, void *r, void *privdata) {
+    struct read *rd = privdata;
     redisReply *reply = r;
-    struct journal *j = job->j;
     (void)ac;
-    j->inflight--;
-    if (job->client == NULL) {
-        job_free(job);
-    } else if (!job->have_from) {
+    rd->t->pending--;
+    struct stream_id last = {0, 0};
+    if (!rd->have_from) {
         if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
-            fail(job, reply ? reply->str : "connection lost");
+            rd->position(rd->arg, JOURNAL_READ_FAILED, last, failure(reply));
         else
-            finish(job, last_entry(reply));
+            rd->position(rd->arg, JOURNAL_READ_OK, (record_last_id(reply, &last), last), NULL);
     } else if (reply == NULL) {
-        fail(job, "connection lost");
-    } else if (reply->type == REDIS_REPLY_ERROR || reply->type != REDIS_REPLY_ARRAY) {
-        /* No such stream: its history is gone (trimmed away, or Redis lost its data),
-         * unless the client had seen nothing of it. */
-        if (stream_id_is_zero(job->from) || client_gap(j, job, "truncated") == 0) {
-            job->sub->last_id = (struct stream_id){0, 0}; /* everything written from now on */
-            job->sub->fresh = true;                       /* told already: history starts over */
-            finish(job, (struct stream_id){0, 0});
-        } else {
-            job_free(job);
-        }
+        rd->position(rd->arg, JOURNAL_READ_FAILED, last, failure(reply));
+    } else if (reply->type != REDIS_REPLY_ARRAY) {
+        /* No such stream (XINFO says ERR no such key). */
+        rd->position(rd->arg, JOURNAL_READ_MISSING, last, NULL);
     } else {
-        struct stream_id last = {0, 0};
-        info_id(reply, "last-generated-id", &last);
-        if (stream_id_cmp(job->from, last) > 0) {
-            /* An id from the future: the journal was lost and started again, or the id
-             * belongs to another deployment. Go on from the journal's end. */
-            if (client_gap(j, job, "unknown-id") == 0) {
-                job->sub->last_id = last;
-                job->sub->fresh = true;
-                finish(job, last);
-            } else {
-                job_free(job);
-            }
-        } else if (truncated_after(reply, job->from) && client_gap(j, job, "truncated") != 0) {
-            job_free(job); /* entries after the client's id were trimmed: replay the rest */
-        } else {
-            job->started = true;
-            enqueue(j, job);
-        }
+        enum record_position p = record_position(reply, rd->from, &last);
+        rd->position(rd->arg,
+                     p == RECORD_POSITION_FUTURE      ? JOURNAL_READ_FUTURE
+                     : p == RECORD_POSITION_TRUNCATED ? JOURNAL_READ_TRUNCATED
+                                                      : JOURNAL_READ_OK,
+                     last, NULL);
     }
-    pump(j);
+    free(rd);
 }
 
-/* Entries of an XRANGE/XREAD reply element: [id, [f1, v1, f2, v2, ...]]. */
-int journal_parse_entry(const redisReply *item, struct entry *e, const char **fields, size_t *lens,
-                        size_t max_pairs) {
-    memset(e, 0, sizeof(*e));
-    if (item->type != REDIS_REPLY_ARRAY || item->elements != 2 ||
-        item->element[0]->type != REDIS_REPLY_STRING || item->element[1]->type != REDIS_REPLY_ARRAY)
-        return -1;
-    if (stream_id_parse(item->element[0]->str, item->element[0]->len, &e->id) != 0)
-        return -1;
-    e->has_id = true;
-    const redisReply *kv = item->element[1];
-    size_t pairs = kv->elements / 2;
-    for (size_t i = 0; i < pairs * 2; i++) {
-        if (kv->element[i]->type != REDIS_REPLY_STRING)
-            return -1;
-    }
-    if (pairs > max_pairs) {
-        /* More fields than the caller's arrays: every one counts (a "data" field may come
-         * last), so the entry gets arrays of its own, freed by bridge_entry_clear. */
-        e->owned_fields = xmalloc(pairs * 2 * (sizeof(*fields) + sizeof(*lens)));
-        fields = e->owned_fields;
-        lens = (size_t *)(fields + pairs * 2);
-    }
-    for (size_t i = 0; i < pairs * 2; i++) {
-        fields[i] = kv->element[i]->str;
-        lens[i] = kv->element[i]->len;
-    }
-    e->in.fields = fields;
-    e->in.field_lens = lens;
-    e->in.nfields = pairs;
-    return 0;
-}
-
-static void on_page_reply(redisAsyncContext *ac, void *r, void *privdata) {
-    struct replay_job *job = privdata;
-    redisReply *reply = r;
-    struct journal *j = job->j;
-    (void)ac;
-    j->inflight--;
-    if (job->client == NULL) {
-        job_free(job);
-        pump(j);
-        return;
-    }
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        fail(job, reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "connection lost");
-        pump(j);
-        return;
-    }
-    const char *fields[2 * 16];
-    size_t lens[2 * 16];
-    size_t i = 0;
-    for (; i < reply->elements && job->client != NULL; i++) {
-        /* A page can hold more than a client buffer: stop when half full and continue from
-         * the last entry sent once it has drained (cutting the client would make it come
-         * back to the same page forever). */
-        if (client_pending(job->client) > j->b->cfg->client_buffer / 2)
-            break;
-        struct entry e;
-        if (journal_parse_entry(reply->element[i], &e, fields, lens, 16) != 0)
-            continue;
-        bridge_entry_from_fields(job->topic, &e);
-        job->from = e.id;
-        if (e.gap && job->from_zero && e.in.payload_len == 15 &&
-            memcmp(e.in.payload, "journal-started", 15) == 0)
-            continue;
-        client_replay_entry(job->client, job->sub, &e);
-        bridge_entry_clear(&e);
-    }
-    if (job->client == NULL) { /* cut off while replaying (output over its limit) */
-        job_free(job);
-    } else if (i == reply->elements && reply->elements < j->b->cfg->replay_batch) {
-        finish(job, job->from);
-    } else if (client_pending(job->client) > j->b->cfg->client_buffer / 2) {
-        job->next = j->deferred; /* let the client read before the next page */
-        j->deferred = job;
-        if (!event_pending(j->pace_ev, EV_TIMEOUT, NULL)) {
-            /* Paced only while a replay waits: an idle bridge has no timer here. */
-            struct timeval tv = {0, 10000};
-            event_add(j->pace_ev, &tv);
-        }
-    } else {
-        enqueue(j, job);
-    }
-    pump(j);
-}
-
-/* Sends the next read of a job: the stream's end (new client, or the first step of a
- * replay, which checks the id is not from the future) or a page of entries. */
-static int send_read(struct journal *j, struct replay_job *job, redisAsyncContext *ac) {
-    int rc;
-    if (!job->started) {
-        if (job->have_from)
-            rc = redisAsyncCommand(ac, on_first_reply, job, "XINFO STREAM %s",
-                                   job->topic->journal_key);
-        else
-            rc = redisAsyncCommand(ac, on_first_reply, job, "XREVRANGE %s + - COUNT 1",
-                                   job->topic->journal_key);
-        j->inflight += rc == REDIS_OK;
-        return rc;
-    }
-    /* "(id": exclusive start (Redis 6.2+). hiredis formats only %s/%b safely: no %zu. */
-    char start[STREAM_ID_MAX_LEN + 2] = "(", count[24];
-    stream_id_format(job->from, start + 1);
-    snprintf(count, sizeof(count), "%zu", j->b->cfg->replay_batch);
-    rc = redisAsyncCommand(ac, on_page_reply, job, "XRANGE %s %s + COUNT %s",
-                           job->topic->journal_key, start, count);
-    j->inflight += rc == REDIS_OK;
-    return rc;
-}
-
-static void pump(struct journal *j) {
+static int send_read(struct journal *j, struct read *rd, redisCallbackFn *fn, const char *fmt,
+                     const char *a, const char *b, const char *c) {
     redisAsyncContext *ac = redis_conn_ctx(j->reader);
-    while (j->queue != NULL && (ac != NULL || j->queue->client == NULL) &&
-           j->inflight < j->b->cfg->replay_inflight) {
-        struct replay_job *job = j->queue;
-        j->queue = job->next;
-        if (j->queue == NULL)
-            j->queue_tail = NULL;
-        if (job->client == NULL) {
-            job_free(job);
-        } else if (send_read(j, job, ac) != REDIS_OK) {
-            job->next = j->queue; /* refused (connection going away): retried when ready */
-            j->queue = job;
-            if (j->queue_tail == NULL)
-                j->queue_tail = job;
-            break;
-        }
-    }
-}
-
-/* Jobs whose client had too much unsent output: resume those that drained. */
-static void on_pace(evutil_socket_t fd, short what, void *arg) {
-    struct journal *j = arg;
-    (void)fd, (void)what;
-    struct replay_job **pp = &j->deferred;
-    while (*pp) {
-        struct replay_job *job = *pp;
-        if (job->client == NULL || client_pending(job->client) <= j->b->cfg->client_buffer / 4) {
-            *pp = job->next;
-            if (job->client == NULL)
-                job_free(job);
-            else
-                enqueue(j, job);
-        } else {
-            pp = &job->next;
-        }
-    }
-    if (j->deferred == NULL)
-        event_del(j->pace_ev);
-    pump(j);
-}
-
-int journal_sync(struct journal *j, struct client *c, struct hub_sub *s,
-                 const struct stream_id *from, bool bad_id) {
-    struct topic *t = s->topic;
-    if (t->journal_key == NULL) /* cannot happen: client_subscribe sets the journal up */
-        return client_sync_done(c, s, (struct stream_id){0, 0});
-    struct replay_job *job = xcalloc(1, sizeof(*job));
-    job->j = j;
-    job->client = c;
-    job->sub = s;
-    job->topic = t;
-    t->pending++;
-    s->sync_job = job;
-    if (bad_id && client_gap(j, job, "invalid-id") != 0) {
-        job_free(job); /* cut off: cancelled with the client, and never queued */
+    if (ac == NULL || redisAsyncCommand(ac, fn, rd, fmt, a, b, c) != REDIS_OK) {
+        free(rd);
         return -1;
     }
-    s->fresh = from == NULL || bad_id || stream_id_is_zero(*from);
-    if (from != NULL && !bad_id) {
-        job->have_from = true;
-        job->from = *from;
-        job->from_zero = stream_id_is_zero(*from);
-        s->last_id = *from;
-    } else if (t->cursor_known) {
-        /* A new client of a topic whose end we know: everything after it arrives live. */
-        return finish(job, t->last_id);
-    }
-    enqueue(j, job);
-    pump(j);
+    rd->t->pending++;
     return 0;
 }
 
-void journal_cancel(struct hub_sub *s) {
-    struct replay_job *job = s->sync_job;
-    if (job == NULL)
-        return;
-    job->client = NULL;
-    job->sub = NULL;
-    s->sync_job = NULL;
+int journal_read_position(struct journal *j, struct topic *t, const struct stream_id *from,
+                          journal_position_cb *done, void *arg) {
+    struct read *rd = xcalloc(1, sizeof(*rd));
+    *rd = (struct read){.t = t, .have_from = from != NULL, .position = done, .arg = arg};
+    if (from == NULL)
+        return send_read(j, rd, on_position, "XREVRANGE %s + - COUNT 1", t->journal_key, NULL,
+                         NULL);
+    rd->from = *from;
+    return send_read(j, rd, on_position, "XINFO STREAM %s", t->journal_key, NULL, NULL);
+}
+
+struct journal_page {
+    const redisReply *reply;
+    const struct topic *t;
+};
+
+size_t journal_page_count(const struct journal_page *p) {
+    return p->reply->elements;
+}
+
+int journal_page_entry(const struct journal_page *p, size_t i, struct entry *e, const char **fields,
+                       size_t *lens, size_t max_pairs) {
+    if (record_parse_entry(p->reply->element[i], e, fields, lens, max_pairs) != 0)
+        return -1;
+    record_entry_from_fields(p->t, e);
+    return 0;
+}
+
+static void on_page(redisAsyncContext *ac, void *r, void *privdata) {
+    struct read *rd = privdata;
+    redisReply *reply = r;
+    (void)ac;
+    rd->t->pending--;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        rd->page(rd->arg, NULL, failure(reply));
+    } else {
+        struct journal_page page = {reply, rd->t};
+        rd->page(rd->arg, &page, NULL);
+    }
+    free(rd);
+}
+
+int journal_read_page(struct journal *j, struct topic *t, struct stream_id after, size_t count,
+                      journal_page_cb *done, void *arg) {
+    struct read *rd = xcalloc(1, sizeof(*rd));
+    *rd = (struct read){.t = t, .page = done, .arg = arg};
+    /* "(id": exclusive start (Redis 6.2+). hiredis formats only %s/%b safely: no %zu. */
+    char start[STREAM_ID_MAX_LEN + 2] = "(", num[24];
+    stream_id_format(after, start + 1);
+    snprintf(num, sizeof(num), "%zu", count);
+    return send_read(j, rd, on_page, "XRANGE %s %s + COUNT %s", t->journal_key, start, num);
+}
+
+bool journal_reader_ready(const struct journal *j) {
+    return redis_conn_ctx(j->reader) != NULL;
 }
 
 struct end_request {
@@ -594,14 +369,9 @@ static void on_stream_end(redisAsyncContext *ac, void *r, void *privdata) {
     redisReply *reply = r;
     (void)ac;
     req->t->pending--;
-    bool ok = reply != NULL && reply->type == REDIS_REPLY_ARRAY;
+    struct stream_id end;
+    bool ok = record_last_id(reply, &end);
     if (ok) {
-        struct stream_id end = {0, 0};
-        if (reply->elements == 1 && reply->element[0]->type == REDIS_REPLY_ARRAY &&
-            reply->element[0]->elements == 2 &&
-            reply->element[0]->element[0]->type == REDIS_REPLY_STRING)
-            stream_id_parse(reply->element[0]->element[0]->str, reply->element[0]->element[0]->len,
-                            &end);
         req->t->last_id = end;
         req->t->cursor_known = true;
     }
@@ -637,14 +407,14 @@ void journal_unblock(struct journal *j, long long client_id) {
         redisAsyncCommand(ac, ignore_reply, NULL, "CLIENT UNBLOCK %lld", client_id);
 }
 
-struct journal *journal_new(struct bridge *b) {
+struct journal *journal_new(struct bridge *b, const struct journal_events *ev) {
     struct journal *j = xcalloc(1, sizeof(*j));
     j->b = b;
+    j->ev = *ev;
     j->writer = redis_conn_new(b->redis_pool, "journal",
                                (struct redis_conn_handlers){writer_ready, writer_lost}, j);
     j->reader = redis_conn_new(b->redis_pool, "replay",
                                (struct redis_conn_handlers){reader_ready, reader_lost}, j);
-    j->pace_ev = event_new(b->base, -1, EV_PERSIST, on_pace, j);
     return j;
 }
 
@@ -653,22 +423,11 @@ void journal_start(struct journal *j) {
     redis_conn_start(j->reader);
 }
 
-static void free_list(struct replay_job *job) {
-    while (job) {
-        struct replay_job *next = job->next;
-        job_free(job);
-        job = next;
-    }
-}
-
 void journal_free(struct journal *j) {
     if (j == NULL)
         return;
     /* Freeing the connections answers every pending read and write with NULL. */
     redis_conn_free(j->writer);
     redis_conn_free(j->reader);
-    free_list(j->queue);
-    free_list(j->deferred);
-    event_free(j->pace_ev);
     free(j);
 }

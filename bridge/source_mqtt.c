@@ -13,7 +13,10 @@
 
 #include "backoff.h"
 #include "defaults.h"
+#include "clock.h"
+#include "delivery.h"
 #include "journal.h"
+#include "record.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -23,6 +26,7 @@
 enum mqtt_state { MQTT_DOWN, MQTT_CONNECTING, MQTT_UP };
 
 struct source_mqtt {
+    struct source base; /* first: the ops table (source.h) */
     struct bridge *b;
     struct mosquitto *mosq;
     struct mqtt_addr addr;
@@ -58,6 +62,9 @@ struct source_mqtt {
     } seen[MQTT_REDELIVERY_WINDOW];
     size_t seen_next;
 };
+
+static void mqtt_sync(struct source_mqtt *s, struct topic *t);
+static void mqtt_free(struct source_mqtt *s);
 
 const char *mqtt_url_parse(const char *url, struct mqtt_addr *out) {
     memset(out, 0, sizeof(*out));
@@ -265,11 +272,11 @@ static void on_misc(evutil_socket_t fd, short what, void *arg) {
 
 static void sync_topic(void *arg, struct topic *t) {
     if (t->kind == TOPIC_MQTT)
-        source_mqtt_sync(arg, t);
+        mqtt_sync(arg, t);
 }
 
-void source_mqtt_sync(struct source_mqtt *s, struct topic *t) {
-    bool wanted = hub_topic_wanted(s->b->hub, t, bridge_now_ms(s->b));
+static void mqtt_sync(struct source_mqtt *s, struct topic *t) {
+    bool wanted = hub_topic_wanted(s->b->hub, t, clock_now_ms(s->b->base));
     if (s->state != MQTT_UP) {
         /* A filter the broker keeps in our persistent session is unsubscribed once we are
          * back, or the broker would go on sending (and queueing) it for nobody. */
@@ -370,7 +377,7 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int count, 
             journal_owe_gap(s->b->journal, t, t->journal_seen);
         t->journal_seen = true;
     }
-    source_mqtt_sync(s, t);
+    mqtt_sync(s, t);
 }
 
 static void on_unsubscribe(struct mosquitto *mosq, void *arg, int mid,
@@ -385,7 +392,7 @@ static void on_unsubscribe(struct mosquitto *mosq, void *arg, int mid,
     log_debug("mqtt: unsubscribed from %s", t->name);
     if (has_wildcard(t->name))
         wild_remove(s, t->name);
-    source_mqtt_sync(s, t);
+    mqtt_sync(s, t);
 }
 
 /* --- connection callbacks ------------------------------------------------------------------ */
@@ -504,7 +511,7 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
         ids[nids++] = id;
     }
     if (!another_copy(s, m, ids, nids))
-        b->message_seq++; /* one message, however many of our filters it matches */
+        delivery_next_message(b); /* one message, however many of our filters it matches */
     char *names[MAX_USER_PROPS], *values[MAX_USER_PROPS];
     const char *pairs[2 * MAX_USER_PROPS];
     size_t lens[2 * MAX_USER_PROPS], nprops = 0;
@@ -530,14 +537,14 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     /* The exact topic, then every wildcard filter that matches it. */
     struct topic *t = hub_find(b->hub, TOPIC_MQTT, in.channel, in.channel_len);
     if (t != NULL && t->state != UPSTREAM_NONE && (nids == 0 || id_listed(ids, nids, t->sub_id)))
-        bridge_deliver_mqtt(b, t, &in, m->retain);
+        delivery_mqtt(b, t, &in, m->retain);
     for (size_t i = 0; i < s->nwild; i++) {
         bool match = false;
         if (mosquitto_topic_matches_sub(s->wild[i], m->topic, &match) != MOSQ_ERR_SUCCESS || !match)
             continue;
         t = hub_find(b->hub, TOPIC_MQTT, s->wild[i], strlen(s->wild[i]));
         if (t != NULL && (nids == 0 || id_listed(ids, nids, t->sub_id)))
-            bridge_deliver_mqtt(b, t, &in, m->retain);
+            delivery_mqtt(b, t, &in, m->retain);
     }
     for (size_t i = 0; i < nprops; i++) {
         free(names[i]);
@@ -547,7 +554,9 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
 
 /* --- lifetime ------------------------------------------------------------------------------ */
 
-struct source_mqtt *source_mqtt_new(struct bridge *b) {
+static const struct source_ops ops;
+
+struct source *source_mqtt_new(struct bridge *b) {
     const struct config *cfg = b->cfg;
     struct source_mqtt *s = xcalloc(1, sizeof(*s));
     s->b = b;
@@ -595,19 +604,20 @@ struct source_mqtt *source_mqtt_new(struct bridge *b) {
     backoff_init(&s->backoff, cfg->backoff_min_ms, cfg->backoff_max_ms);
     s->retry_ev = evtimer_new(b->base, on_retry, s);
     s->misc_ev = event_new(b->base, -1, EV_PERSIST, on_misc, s);
-    return s;
+    s->base.ops = &ops;
+    return &s->base;
 fail:
-    source_mqtt_free(s);
+    mqtt_free(s);
     return NULL;
 }
 
-void source_mqtt_start(struct source_mqtt *s) {
+static void mqtt_start(struct source_mqtt *s) {
     struct timeval tv = {MQTT_MISC_INTERVAL_MS / 1000, (MQTT_MISC_INTERVAL_MS % 1000) * 1000};
     event_add(s->misc_ev, &tv);
     try_connect(s);
 }
 
-void source_mqtt_free(struct source_mqtt *s) {
+static void mqtt_free(struct source_mqtt *s) {
     if (s == NULL)
         return;
     unwatch(s);
@@ -631,10 +641,41 @@ void source_mqtt_free(struct source_mqtt *s) {
     free(s);
 }
 
-bool source_mqtt_up(const struct source_mqtt *s) {
+static bool mqtt_up(const struct source_mqtt *s) {
     return s != NULL && s->state == MQTT_UP;
 }
 
-unsigned long long source_mqtt_reconnects(const struct source_mqtt *s) {
+static unsigned long long mqtt_reconnects(const struct source_mqtt *s) {
     return s ? s->reconnects : 0;
 }
+
+static void ops_start(struct source *src) {
+    mqtt_start((struct source_mqtt *)src);
+}
+
+static void ops_sync(struct source *src, struct topic *t) {
+    mqtt_sync((struct source_mqtt *)src, t);
+}
+
+static bool ops_up(const struct source *src) {
+    return mqtt_up((const struct source_mqtt *)src);
+}
+
+static unsigned long long ops_reconnects(const struct source *src) {
+    return mqtt_reconnects((const struct source_mqtt *)src);
+}
+
+static void ops_free(struct source *src) {
+    mqtt_free((struct source_mqtt *)src);
+}
+
+static const struct source_ops ops = {
+    .name = "mqtt",
+    .upstream = "mqtt",
+    .kinds = SOURCE_KIND(TOPIC_MQTT),
+    .start = ops_start,
+    .sync = ops_sync,
+    .up = ops_up,
+    .reconnects = ops_reconnects,
+    .free = ops_free,
+};

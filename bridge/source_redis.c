@@ -6,14 +6,21 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "clock.h"
+#include "delivery.h"
 #include "journal.h"
+#include "record.h"
 #include "log.h"
 #include "xmalloc.h"
 
 struct source_redis {
+    struct source base; /* first: the ops table (source.h) */
     struct bridge *b;
     struct redis_conn *conn;
 };
+
+static void redis_sync(struct source_redis *s, struct topic *t);
+static void redis_free(struct source_redis *s);
 
 /* Channels and patterns are ours; streams and MQTT filters belong to other sources. */
 static bool is_pubsub(const struct topic *t) {
@@ -22,14 +29,14 @@ static bool is_pubsub(const struct topic *t) {
 
 static void sync_topic(void *arg, struct topic *t) {
     if (is_pubsub(t))
-        source_redis_sync(arg, t);
+        redis_sync(arg, t);
 }
 
 static void reset_topic(void *arg, struct topic *t) {
     if (!is_pubsub(t))
         return;
     t->state = UPSTREAM_NONE;
-    source_redis_sync(arg, t);
+    redis_sync(arg, t);
 }
 
 static void on_ready(void *arg) {
@@ -57,15 +64,15 @@ static void on_pubsub(redisAsyncContext *ac, void *r, void *privdata) {
         return;
     const redisReply *name = reply->element[1];
     if (reply_is(reply, 0, "message") && reply->element[2]->type == REDIS_REPLY_STRING) {
-        bridge_deliver(s->b, TOPIC_CHANNEL, name->str, name->len, name->str, name->len,
-                       reply->element[2]->str, reply->element[2]->len);
+        delivery_message(s->b, TOPIC_CHANNEL, name->str, name->len, name->str, name->len,
+                         reply->element[2]->str, reply->element[2]->len);
         return;
     }
     if (reply_is(reply, 0, "pmessage") && reply->elements == 4 &&
         reply->element[2]->type == REDIS_REPLY_STRING &&
         reply->element[3]->type == REDIS_REPLY_STRING) {
-        bridge_deliver(s->b, TOPIC_PATTERN, name->str, name->len, reply->element[2]->str,
-                       reply->element[2]->len, reply->element[3]->str, reply->element[3]->len);
+        delivery_message(s->b, TOPIC_PATTERN, name->str, name->len, reply->element[2]->str,
+                         reply->element[2]->len, reply->element[3]->str, reply->element[3]->len);
         return;
     }
     int sub = reply_is(reply, 0, "subscribe"), psub = reply_is(reply, 0, "psubscribe");
@@ -84,11 +91,11 @@ static void on_pubsub(redisAsyncContext *ac, void *r, void *privdata) {
         journal_owe_gap(s->b->journal, t, t->journal_seen);
         t->journal_seen = true;
     }
-    source_redis_sync(s, t);
+    redis_sync(s, t);
 }
 
-void source_redis_sync(struct source_redis *s, struct topic *t) {
-    bool wanted = hub_topic_wanted(s->b->hub, t, bridge_now_ms(s->b));
+static void redis_sync(struct source_redis *s, struct topic *t) {
+    bool wanted = hub_topic_wanted(s->b->hub, t, clock_now_ms(s->b->base));
     redisAsyncContext *ac = redis_conn_ctx(s->conn);
     if (ac == NULL) {
         if (!wanted && t->state == UPSTREAM_NONE && t->pending == 0)
@@ -118,29 +125,63 @@ void source_redis_sync(struct source_redis *s, struct topic *t) {
     }
 }
 
-struct source_redis *source_redis_new(struct bridge *b) {
+static const struct source_ops ops;
+
+struct source *source_redis_new(struct bridge *b) {
     struct source_redis *s = xcalloc(1, sizeof(*s));
     s->b = b;
     s->conn =
         redis_conn_new(b->redis_pool, "pubsub", (struct redis_conn_handlers){on_ready, on_lost}, s);
-    return s;
+    s->base.ops = &ops;
+    return &s->base;
 }
 
-void source_redis_start(struct source_redis *s) {
+static void redis_start(struct source_redis *s) {
     redis_conn_start(s->conn);
 }
 
-void source_redis_free(struct source_redis *s) {
+static void redis_free(struct source_redis *s) {
     if (s == NULL)
         return;
     redis_conn_free(s->conn);
     free(s);
 }
 
-bool source_redis_up(const struct source_redis *s) {
+static bool redis_up(const struct source_redis *s) {
     return s != NULL && redis_conn_up(s->conn);
 }
 
-unsigned long long source_redis_reconnects(const struct source_redis *s) {
+static unsigned long long redis_reconnects(const struct source_redis *s) {
     return redis_conn_reconnects(s->conn);
 }
+
+static void ops_start(struct source *src) {
+    redis_start((struct source_redis *)src);
+}
+
+static void ops_sync(struct source *src, struct topic *t) {
+    redis_sync((struct source_redis *)src, t);
+}
+
+static bool ops_up(const struct source *src) {
+    return redis_up((const struct source_redis *)src);
+}
+
+static unsigned long long ops_reconnects(const struct source *src) {
+    return redis_reconnects((const struct source_redis *)src);
+}
+
+static void ops_free(struct source *src) {
+    redis_free((struct source_redis *)src);
+}
+
+static const struct source_ops ops = {
+    .name = "redis pub/sub",
+    .upstream = "redis",
+    .kinds = SOURCE_KIND(TOPIC_CHANNEL) | SOURCE_KIND(TOPIC_PATTERN),
+    .start = ops_start,
+    .sync = ops_sync,
+    .up = ops_up,
+    .reconnects = ops_reconnects,
+    .free = ops_free,
+};

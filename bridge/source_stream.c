@@ -7,11 +7,15 @@
 #include <hiredis/hiredis.h>
 
 #include "defaults.h"
+#include "clock.h"
+#include "delivery.h"
 #include "journal.h"
+#include "record.h"
 #include "log.h"
 #include "xmalloc.h"
 
 struct source_stream {
+    struct source base; /* first: the ops table (source.h) */
     struct bridge *b;
     struct redis_conn *conn;
     long long client_id;    /* this connection's CLIENT ID, for CLIENT UNBLOCK */
@@ -21,6 +25,9 @@ struct source_stream {
     unsigned checks;        /* TYPE replies still awaited */
     bool error_logged;
 };
+
+static void stream_sync(struct source_stream *s, struct topic *t);
+static void stream_free(struct source_stream *s);
 
 static void send_read(struct source_stream *s);
 
@@ -92,17 +99,17 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata) {
                 const char *fields[2 * 16];
                 size_t lens[2 * 16];
                 struct entry e;
-                if (journal_parse_entry(kv->element[1]->element[k], &e, fields, lens, 16) != 0) {
+                if (record_parse_entry(kv->element[1]->element[k], &e, fields, lens, 16) != 0) {
                     s->b->metrics.messages_dropped++;
                     continue;
                 }
                 if (stream_id_cmp(e.id, t->last_id) <= 0)
                     continue;
                 t->last_id = e.id;
-                bridge_entry_from_fields(t, &e);
+                record_entry_from_fields(t, &e);
                 s->b->metrics.messages_in++;
-                bridge_deliver_entry(s->b, t, &e);
-                bridge_entry_clear(&e);
+                delivery_entry(s->b, t, &e);
+                record_entry_clear(&e);
             }
         }
     }
@@ -216,11 +223,11 @@ static void on_end(void *arg, struct topic *t, bool ok) {
     if (!ok)
         return;
     kick(s);
-    source_stream_sync(s, t);
+    stream_sync(s, t);
 }
 
-void source_stream_sync(struct source_stream *s, struct topic *t) {
-    bool wanted = hub_topic_wanted(s->b->hub, t, bridge_now_ms(s->b));
+static void stream_sync(struct source_stream *s, struct topic *t) {
+    bool wanted = hub_topic_wanted(s->b->hub, t, clock_now_ms(s->b->base));
     switch (t->state) {
     case UPSTREAM_NONE:
         if (!wanted) {
@@ -248,20 +255,23 @@ void source_stream_sync(struct source_stream *s, struct topic *t) {
     }
 }
 
-struct source_stream *source_stream_new(struct bridge *b) {
+static const struct source_ops ops;
+
+struct source *source_stream_new(struct bridge *b) {
     struct source_stream *s = xcalloc(1, sizeof(*s));
     s->b = b;
     s->conn = redis_conn_new(b->redis_pool, "streams",
                              (struct redis_conn_handlers){on_ready, on_lost}, s);
     s->retry_ev = evtimer_new(b->base, on_retry, s);
-    return s;
+    s->base.ops = &ops;
+    return &s->base;
 }
 
-void source_stream_start(struct source_stream *s) {
+static void stream_start(struct source_stream *s) {
     redis_conn_start(s->conn);
 }
 
-void source_stream_free(struct source_stream *s) {
+static void stream_free(struct source_stream *s) {
     if (s == NULL)
         return;
     redis_conn_free(s->conn);
@@ -269,6 +279,37 @@ void source_stream_free(struct source_stream *s) {
     free(s);
 }
 
-bool source_stream_up(const struct source_stream *s) {
+static bool stream_up(const struct source_stream *s) {
     return s != NULL && redis_conn_up(s->conn);
 }
+
+static void ops_start(struct source *src) {
+    stream_start((struct source_stream *)src);
+}
+
+static void ops_sync(struct source *src, struct topic *t) {
+    stream_sync((struct source_stream *)src, t);
+}
+
+static bool ops_up(const struct source *src) {
+    return stream_up((const struct source_stream *)src);
+}
+
+static unsigned long long ops_reconnects(const struct source *src) {
+    return redis_conn_reconnects(((const struct source_stream *)src)->conn);
+}
+
+static void ops_free(struct source *src) {
+    stream_free((struct source_stream *)src);
+}
+
+static const struct source_ops ops = {
+    .name = "redis streams",
+    .upstream = "redis",
+    .kinds = SOURCE_KIND(TOPIC_STREAM),
+    .start = ops_start,
+    .sync = ops_sync,
+    .up = ops_up,
+    .reconnects = ops_reconnects,
+    .free = ops_free,
+};

@@ -27,8 +27,9 @@
 
 #include <event2/http.h>
 
-#include "bridge.h"
+#include "context.h"
 #include "hub.h"
+#include "record.h"
 
 enum client_state { CLIENT_STREAMING, CLIENT_FINISHING };
 
@@ -53,25 +54,29 @@ struct client {
     size_t nqueue, queue_cap, queue_bytes;
     bool dirty; /* in the bridge's list of clients to flush at the end of the turn */
     struct client *dirty_prev, *dirty_next;
-    unsigned long long last_message; /* the bridge's message_seq it was last sent */
-    struct client *prev, *next;      /* the bridge's list */
+    unsigned long long last_message; /* the message_seq it was last sent (client_send_once) */
+    void (*on_drain)(struct client *c, void *arg); /* once, when pending <= drain_below */
+    void *drain_arg;
+    size_t drain_below;
+    struct client *prev, *next; /* the bridge's list */
 };
 
 /* Sends the response head (the caller has added CORS headers) and the retry frame. Returns
  * NULL when the client was cut off at once (client_buffer below one frame). */
 struct client *client_open(struct bridge *b, struct evhttp_request *req, const struct route *r);
-/* Joins one topic; a topic the client already has is not joined twice. On a journalled
- * route the subscription starts `syncing` (live events held) until client_start_sync. */
+/* Joins one topic (setting its journal up as the route says, and asking the upstream to
+ * follow); a topic the client already has is not joined twice. On a journalled route the
+ * subscription starts `syncing` (live events held) until replay.c brings it up to date. */
 void client_subscribe(struct client *c, enum topic_kind kind, const char *name);
-/* Journalled routes: brings every topic up to date from `last_event_id` (NULL: a new client)
- * through the journal, then live. Returns -1 if the client was cut off meanwhile. */
-int client_start_sync(struct client *c, const char *last_event_id);
 /* A journalled entry for subscriber s: held while syncing, dropped if not newer than what s
  * has, else sent as body + id ("id: X" for one topic, the composite id for several). */
 int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, const struct entry *e,
                       struct msg *shared_id_frame);
-/* A replayed entry (the journal, while s is syncing). */
-int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry *e);
+/* A replayed entry (replay.c, while s is syncing), its frame built for the client's route:
+ * sent when newer than what s has; `closing` (a close event) then ends the stream. -1: the
+ * client is gone or finished. */
+int client_replay_entry(struct client *c, struct hub_sub *s, struct msg *body,
+                        const struct entry *e, bool closing);
 /* s is up to date at `pos`: held events newer than what it was sent are sent (a new client,
  * which was sent nothing, gets every held event: all came after it registered), then it is
  * live from max(pos, last sent). When no topic of the client is syncing any more, its
@@ -79,6 +84,13 @@ int client_replay_entry(struct client *c, struct hub_sub *s, const struct entry 
 int client_sync_done(struct client *c, struct hub_sub *s, struct stream_id pos);
 /* Queues a frame. Returns 0, or -1 when the client was cut off (and freed) instead. */
 int client_send(struct client *c, struct msg *m);
+/* Queues a frame of upstream message `seq` unless the client had that message already
+ * (through another filter): 1 sent, 0 not needed, -1 cut off. */
+int client_send_once(struct client *c, struct msg *m, unsigned long long seq);
+/* Calls fn once, the next time the client's unsent bytes are at most `below` after a write
+ * (a replay waiting for it to read). One hook per client; a new call replaces it. */
+void client_on_drain(struct client *c, size_t below, void (*fn)(struct client *c, void *arg),
+                     void *arg);
 void client_finish(struct client *c);
 void client_cut(struct client *c);
 /* Sends every client's queued frames (the bridge's flush event, once per loop turn). */

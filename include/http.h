@@ -4,7 +4,7 @@
 #ifndef HTTP_H
 #define HTTP_H
 
-#include "bridge.h"
+#include "context.h"
 
 /* Binds cfg->listen_host:listen_port. Returns NULL after logging why. */
 struct http *http_new(struct bridge *b);

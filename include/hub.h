@@ -64,7 +64,8 @@ struct hub_sub {
     bool fresh;                /* came without a position: "journal-started" is no news to it */
     bool synced;               /* its own sync is done; live when all of the client's are */
     struct stream_id sync_pos; /* where that sync left it */
-    void *sync_job; /* the journal's replay job while syncing; cleared when the sub goes */
+    void *sync_job;            /* its replay job while syncing (replay.c) */
+    void (*cancel_sync)(void *job); /* called with sync_job when the sub goes */
 };
 
 struct feed {
@@ -115,6 +116,10 @@ struct hub_sub *hub_join(struct hub *hub, enum topic_kind kind, const char *name
 void hub_leave(struct hub *hub, struct hub_sub *sub, unsigned long long now_ms);
 /* Appends a held event (takes the caller's reference to body). */
 void hub_sub_hold(struct hub_sub *sub, struct msg *body, struct stream_id id, bool start_marker);
+/* Detaches the held events (oldest first) and returns them; hub_held_free frees one and
+ * returns the next. */
+struct held *hub_sub_take_held(struct hub_sub *sub);
+struct held *hub_held_free(struct held *h);
 /* Frees the held events. */
 void hub_sub_drop_held(struct hub_sub *sub);
 /* A topic that stays wanted without clients (static routes). */
@@ -139,6 +144,11 @@ bool hub_retain(struct topic *t, const char *topic, size_t topic_len, const char
  * on a topic that has a retained value is, in practice, its new retained value). */
 void hub_retain_refresh(struct topic *t, const char *topic, size_t topic_len, const char *payload,
                         size_t payload_len);
+
+/* Who follows the hub upstream: hub_sync(t) asks it to (un)subscribe topic t as its state
+ * and hub_topic_wanted say (after a join, a leave past its linger, a pin). */
+void hub_set_sync(struct hub *hub, void (*fn)(void *arg, struct topic *t), void *arg);
+void hub_sync(struct hub *hub, struct topic *t);
 
 /* Calls fn for every topic; fn may hub_remove the topic it is given. */
 void hub_foreach(struct hub *hub, void (*fn)(void *arg, struct topic *t), void *arg);

@@ -1,42 +1,51 @@
-/* The journal: Redis streams that keep each journalled topic's recent history, and the
- * replays that bring a reconnecting client up to date from them.
+/* The journal: Redis streams that keep each journalled topic's recent history (the record
+ * format is record.h's), written on one connection and read on another.
  *
- * Writing: a message on a journalled channel is appended with XADD (trimmed with MAXLEN ~ or
- * MINID ~) on the writer connection; the reply's entry id becomes the SSE id and the entry
- * is delivered then (bridge_deliver_entry), so ids and delivery order come from Redis. When
+ * Writing: a message on a journalled topic is appended with XADD (trimmed with MAXLEN ~ or
+ * MINID ~) on the writer connection; the reply's entry id becomes the SSE id and the entry is
+ * handed to the `entry` callback then, so ids and delivery order come from Redis. When
  * journalling of a topic (re)starts, a gap marker entry records that history may have a hole.
+ * A write Redis refuses marks the journal degraded (logged at both ends of the episode) and
+ * tells the topic's live clients once, with a journal-write-failed gap event.
  *
- * Replaying (journal_sync): the subscriber is already registered in the hub with `syncing`
- * set, so live entries are held from that moment. The reader connection then fetches what
- * the client missed, in pages of replay_batch (XRANGE with an exclusive start), paced by the
- * client's output buffer, at most replay_inflight reads at once for all clients. When the
- * last page is in, held entries above the last replayed id are flushed and the subscriber
- * goes live; everything at or below it is dropped: no gap, no duplicate. A client without
- * Last-Event-ID syncs to the current end of the stream (no replay).
- *
- * Lifetimes: a job belongs to one hub_sub (sub->sync_job). When the client goes, its jobs
- * are cancelled (journal_cancel) and freed when their pending reply arrives. If the reader
- * connection drops mid-replay, the client is cut off; it reconnects and resumes. */
+ * Reading (the reader connection): where a client's position stands in a journal, pages of
+ * entries after it (replay.c drives these), and the services of the stream source (the end of
+ * a stream, unblocking its XREAD). Reads report through the callbacks they are given; nothing
+ * here knows clients. A read of a topic keeps it alive (topic->pending) until it is answered;
+ * freeing the journal answers every pending read with a failure. */
 #ifndef JOURNAL_H
 #define JOURNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bridge.h"
+#include "config.h"
+#include "context.h"
 #include "hub.h"
+#include "record.h"
 #include "redis_conn.h"
 #include "streamid.h"
 
-struct client;
+struct journal_events {
+    /* An event of topic t for its live clients: an entry Redis gave an id, a message it could
+     * not write (no id), or a gap event. */
+    void (*entry)(void *arg, struct topic *t, const struct entry *e);
+    /* The reader connection is ready (again): reads refused meanwhile may be sent. */
+    void (*reader_ready)(void *arg);
+    void *arg;
+};
 
-struct journal *journal_new(struct bridge *b);
+struct journal *journal_new(struct bridge *b, const struct journal_events *ev);
 void journal_start(struct journal *j);
 void journal_free(struct journal *j);
 bool journal_up(const struct journal *j);
 /* Redis refuses journal writes now (its last answer to one was an error). */
 bool journal_degraded(const struct journal *j);
 
+/* Makes a topic journalled as route r says (no-op for routes without journal; a stream topic
+ * is its own journal). j may be NULL (no journalled route). */
+void journal_topic_setup(struct journal *j, const struct config *cfg, struct topic *t,
+                         const struct route_cfg *r);
 /* Appends a pub/sub message to t's journal; delivered when Redis answers with its id. */
 void journal_append(struct journal *j, struct topic *t, const char *channel, size_t channel_len,
                     const char *payload, size_t payload_len);
@@ -47,17 +56,37 @@ void journal_append(struct journal *j, struct topic *t, const char *channel, siz
  * once. */
 void journal_owe_gap(struct journal *j, struct topic *t, bool resumed);
 
-/* Brings a syncing subscriber up to date. `from`: the client's position for this topic, or
- * NULL for a new client. `bad_id`: the client sent a Last-Event-ID that could not be read. */
-int journal_sync(struct journal *j, struct client *c, struct hub_sub *s,
-                 const struct stream_id *from, bool bad_id);
-/* Parses one XRANGE/XREAD entry ([id, [f, v, ...]]) into e (fields point into the reply; at
- * most max_pairs pairs). Returns 0, or -1 when it is malformed. */
-struct redisReply;
-int journal_parse_entry(const struct redisReply *item, struct entry *e, const char **fields,
-                        size_t *lens, size_t max_pairs);
-/* Cancels a subscriber's replay (its client is going away). */
-void journal_cancel(struct hub_sub *s);
+/* ---- reads ---- */
+
+enum journal_read {
+    JOURNAL_READ_FAILED,    /* connection lost or an error (why says which) */
+    JOURNAL_READ_MISSING,   /* no such stream: its history is gone, or never was */
+    JOURNAL_READ_OK,        /* everything after the position is there */
+    JOURNAL_READ_TRUNCATED, /* entries after the position were trimmed or deleted */
+    JOURNAL_READ_FUTURE,    /* the position is newer than the journal: another journal's id */
+};
+typedef void journal_position_cb(void *arg, enum journal_read status, struct stream_id last,
+                                 const char *why);
+/* from == NULL: the journal's end (XREVRANGE COUNT 1; 0-0 when empty or missing), reported
+ * as OK. Otherwise what XINFO STREAM says of `from`, with the journal's last id. Returns -1
+ * (done is not called) when the reader cannot send now: retry at reader_ready. */
+int journal_read_position(struct journal *j, struct topic *t, const struct stream_id *from,
+                          journal_position_cb *done, void *arg);
+
+/* A page of entries: valid during its callback only. */
+struct journal_page;
+typedef void journal_page_cb(void *arg, const struct journal_page *page, const char *why);
+/* Up to `count` entries after `after` (exclusive); done gets page NULL and why on failure.
+ * Returns -1 as journal_read_position does. */
+int journal_read_page(struct journal *j, struct topic *t, struct stream_id after, size_t count,
+                      journal_page_cb *done, void *arg);
+size_t journal_page_count(const struct journal_page *p);
+/* Entry i, parsed and read as its topic's kind says (record_entry_from_fields); -1 when it is
+ * malformed. The caller clears e (record_entry_clear). */
+int journal_page_entry(const struct journal_page *p, size_t i, struct entry *e, const char **fields,
+                       size_t *lens, size_t max_pairs);
+bool journal_reader_ready(const struct journal *j);
+
 /* Reads the current end of stream t (XREVRANGE COUNT 1) for the stream source; calls done
  * with the id (0-0 for an empty or missing stream), or ok = false if Redis failed. */
 void journal_stream_end(struct journal *j, struct topic *t,

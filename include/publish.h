@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "bridge.h"
+#include "context.h"
 #include "redis_conn.h"
 
 struct publish *publish_new(struct bridge *b);

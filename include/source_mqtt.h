@@ -18,7 +18,8 @@
 
 #include <stdbool.h>
 
-#include "bridge.h"
+#include "context.h"
+#include "source.h"
 
 struct mqtt_addr {
     char host[256];
@@ -33,12 +34,6 @@ struct mqtt_addr {
 const char *mqtt_url_parse(const char *url, struct mqtt_addr *out);
 
 /* NULL after logging why (a bad URL, TLS files libmosquitto refuses). */
-struct source_mqtt *source_mqtt_new(struct bridge *b);
-void source_mqtt_start(struct source_mqtt *s);
-void source_mqtt_free(struct source_mqtt *s);
-bool source_mqtt_up(const struct source_mqtt *s);
-unsigned long long source_mqtt_reconnects(const struct source_mqtt *s);
-/* Brings the broker in line with the hub for one filter (may hub_remove it). */
-void source_mqtt_sync(struct source_mqtt *s, struct topic *t);
+struct source *source_mqtt_new(struct bridge *b);
 
 #endif

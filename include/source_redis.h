@@ -1,6 +1,6 @@
 /* The Redis pub/sub source: one connection (redis_conn) that follows the hub (SUBSCRIBE when
  * a channel or pattern is wanted, UNSUBSCRIBE after its linger) and hands every message to
- * bridge_deliver. When Redis goes away, clients stay connected; once it is back, everything
+ * delivery_message. When Redis goes away, clients stay connected; once it is back, everything
  * wanted is subscribed again (and journalled topics get a gap marker: messages published
  * meanwhile were lost by Redis pub/sub).
  *
@@ -12,15 +12,10 @@
 
 #include <stdbool.h>
 
-#include "bridge.h"
+#include "context.h"
+#include "source.h"
 #include "redis_conn.h"
 
-struct source_redis *source_redis_new(struct bridge *b);
-void source_redis_start(struct source_redis *s);
-void source_redis_free(struct source_redis *s);
-bool source_redis_up(const struct source_redis *s);
-unsigned long long source_redis_reconnects(const struct source_redis *s);
-/* Brings the upstream in line with the hub for one channel or pattern (may hub_remove it). */
-void source_redis_sync(struct source_redis *s, struct topic *t);
+struct source *source_redis_new(struct bridge *b);
 
 #endif

@@ -9,14 +9,10 @@
 
 #include <stdbool.h>
 
-#include "bridge.h"
+#include "context.h"
+#include "source.h"
 #include "redis_conn.h"
 
-struct source_stream *source_stream_new(struct bridge *b);
-void source_stream_start(struct source_stream *s);
-void source_stream_free(struct source_stream *s);
-bool source_stream_up(const struct source_stream *s);
-/* Brings reading in line with the hub for one stream topic (may hub_remove it). */
-void source_stream_sync(struct source_stream *s, struct topic *t);
+struct source *source_stream_new(struct bridge *b);
 
 #endif

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static checks: clang-format (the tree must be formatted), cppcheck and clang-tidy on the C
-# sources, and the container files (docker-compose.yml valid for Debian's docker-compose, the
-# Dockerfile installing packages only through scripts/install-deps.sh). Fails on any finding.
+# sources, the layers of ARCHITECTURE.md (scripts/layers.sh, on the build's objects), and the
+# container files (docker-compose.yml valid for Debian's docker-compose, the Dockerfile
+# installing packages only through scripts/install-deps.sh). Fails on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t sources < <(git ls-files '*.c' '*.h' 2>/dev/null || find bridge include tools tests -name '*.[ch]')
@@ -23,6 +24,12 @@ if command -v clang-tidy >/dev/null 2>&1 && [ -f "$build/compile_commands.json" 
         echo "$out"
         exit 1
     fi
+fi
+if [ -f "$build/CMakeFiles/sse-bridge.dir/bridge/bridge.c.o" ]; then
+    echo "lint: layers (ARCHITECTURE.md)"
+    scripts/layers.sh "$build"
+else
+    echo "lint: layers skipped: no build in $build"
 fi
 echo "lint: docker-compose.yml, Dockerfile"
 docker-compose config -q
