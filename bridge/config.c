@@ -79,72 +79,6 @@ static void default_routes(struct config *cfg) {
     cfg->default_routes = true;
 }
 
-struct config *config_new(void) {
-    struct config *cfg = xcalloc(1, sizeof(*cfg));
-    const char *err = config_set(cfg, "listen", DEFAULT_LISTEN);
-    (void)err; /* the defaults are valid: the config unit test checks them */
-    cfg->redis_url = xstrdup(DEFAULT_REDIS_URL);
-    cfg->retry_ms = DEFAULT_RETRY_MS;
-    cfg->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
-    cfg->close_event = xstrdup(DEFAULT_CLOSE_EVENT);
-    cfg->max_clients = DEFAULT_MAX_CLIENTS;
-    cfg->listen_backlog = DEFAULT_LISTEN_BACKLOG;
-    cfg->max_topics = DEFAULT_MAX_TOPICS;
-    cfg->client_buffer = DEFAULT_CLIENT_BUFFER;
-    cfg->client_write_timeout_ms = DEFAULT_CLIENT_WRITE_TIMEOUT_MS;
-    cfg->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
-    cfg->redis_probe_interval_ms = DEFAULT_REDIS_PROBE_INTERVAL_MS;
-    cfg->redis_probe_timeout_ms = DEFAULT_REDIS_PROBE_TIMEOUT_MS;
-    cfg->max_pending_connections = DEFAULT_MAX_PENDING_CONNECTIONS;
-    cfg->client_socket_buffer = DEFAULT_CLIENT_SOCKET_BUFFER;
-    cfg->max_header_size = DEFAULT_MAX_HEADER_SIZE;
-    cfg->max_uri_size = DEFAULT_MAX_URI_SIZE;
-    cfg->max_body_size = DEFAULT_MAX_BODY_SIZE;
-    cfg->max_message_size = DEFAULT_MAX_MESSAGE_SIZE;
-    cfg->max_publish_size = DEFAULT_MAX_PUBLISH_SIZE;
-    cfg->shutdown_flush_ms = DEFAULT_SHUTDOWN_FLUSH_MS;
-    cfg->linger_ms = DEFAULT_LINGER_MS;
-    cfg->backoff_min_ms = DEFAULT_BACKOFF_MIN_MS;
-    cfg->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
-    cfg->log_level = xstrdup("info");
-    cfg->journal = DEFAULT_JOURNAL;
-    cfg->journal_prefix = xstrdup(DEFAULT_JOURNAL_PREFIX);
-    cfg->journal_linger_ms = DEFAULT_JOURNAL_LINGER_MS;
-    cfg->replay_batch = DEFAULT_REPLAY_BATCH;
-    cfg->replay_inflight = DEFAULT_REPLAY_INFLIGHT;
-    cfg->gap_event = xstrdup(DEFAULT_GAP_EVENT);
-    cfg->mqtt_url = xstrdup(DEFAULT_MQTT_URL);
-    cfg->mqtt_keepalive_s = DEFAULT_MQTT_KEEPALIVE_S;
-    cfg->mqtt_qos = DEFAULT_MQTT_QOS;
-    cfg->mqtt_clean_session = DEFAULT_MQTT_CLEAN_SESSION;
-    cfg->mqtt_protocol = DEFAULT_MQTT_PROTOCOL;
-    cfg->mqtt_retained_max = DEFAULT_MQTT_RETAINED_MAX;
-    default_routes(cfg);
-    return cfg;
-}
-
-void config_free(struct config *cfg) {
-    if (cfg == NULL)
-        return;
-    free(cfg->listen_host);
-    free(cfg->redis_url);
-    free(cfg->close_event);
-    free(cfg->log_level);
-    free(cfg->journal_prefix);
-    free(cfg->gap_event);
-    free(cfg->mqtt_url);
-    free(cfg->static_dir);
-    free(cfg->mqtt_client_id);
-    free(cfg->mqtt_username);
-    free(cfg->mqtt_password);
-    free(cfg->mqtt_ca_file);
-    free(cfg->mqtt_cert_file);
-    free(cfg->mqtt_key_file);
-    list_free(cfg->cors_origins, cfg->ncors_origins);
-    routes_clear(cfg);
-    free(cfg);
-}
-
 long long config_parse_duration_ms(const char *s) {
     static const struct {
         const char *unit;
@@ -206,6 +140,18 @@ static const char *parse_bool(const char *value, bool *out) {
     return NULL;
 }
 
+static const char *parse_count(const char *value, long long min, long long max, size_t *out) {
+    char *end;
+    errno = 0;
+    long long n = strtoll(value, &end, 10);
+    if (!isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || n < min || n > max)
+        return "expected a whole number within its bounds";
+    *out = (size_t)n;
+    return NULL;
+}
+
+/* --- Custom settings: the ones no type describes ------------------------------------------- */
+
 /* "host:port", "[v6]:port", ":port" or "port". */
 static const char *parse_listen(struct config *cfg, const char *value) {
     const char *colon = strrchr(value, ':');
@@ -232,30 +178,8 @@ static const char *parse_listen(struct config *cfg, const char *value) {
     return NULL;
 }
 
-static const char *set_duration(unsigned *field, const char *value) {
-    long long ms = config_parse_duration_ms(value);
-    if (ms < 0 || ms > 86400000LL)
-        return "expected a duration such as 500ms, 15s or 2m (0 to 24h)";
-    *field = (unsigned)ms;
-    return NULL;
-}
-
-static const char *set_size(size_t *field, const char *value, long long min, long long max) {
-    long long n = config_parse_size(value);
-    if (n < min || n > max)
-        return "expected a size such as 4096, 64KiB or 1MiB, within its bounds";
-    *field = (size_t)n;
-    return NULL;
-}
-
-static const char *set_count(size_t *field, const char *value, long long min, long long max) {
-    char *end;
-    errno = 0;
-    long long n = strtoll(value, &end, 10);
-    if (!isdigit((unsigned char)*value) || *end != '\0' || errno != 0 || n < min || n > max)
-        return "expected a whole number within its bounds";
-    *field = (size_t)n;
-    return NULL;
+static void clear_listen(struct config *cfg) {
+    free(cfg->listen_host);
 }
 
 static bool origin_valid(const char *tok) {
@@ -263,7 +187,7 @@ static bool origin_valid(const char *tok) {
            strncmp(tok, "https://", 8) == 0;
 }
 
-/* All or nothing: a value with one bad origin adds none. */
+/* Adds to the list. All or nothing: a value with one bad origin adds none. */
 static const char *add_origins(struct config *cfg, const char *value) {
     for (int pass = 0; pass < 2; pass++) {
         char *copy = xstrdup(value), *save = NULL;
@@ -280,174 +204,521 @@ static const char *add_origins(struct config *cfg, const char *value) {
     return NULL;
 }
 
-static const char *set_nonempty(char **field, const char *value) {
-    if (value[0] == '\0')
-        return "empty";
-    set_str(field, value);
+static void clear_origins(struct config *cfg) {
+    list_free(cfg->cors_origins, cfg->ncors_origins);
+}
+
+/* --- What a string setting accepts --------------------------------------------------------- */
+
+static const char *check_nonempty(const char *value) {
+    return value[0] == '\0' ? "empty" : NULL;
+}
+
+static const char *check_redis_url(const char *value) {
+    return strncmp(value, "redis://", 8) != 0 ? "expected redis://[:password@]host[:port][/db]"
+                                              : NULL;
+}
+
+static const char *check_mqtt_url(const char *value) {
+    if (strncmp(value, "mqtt://", 7) != 0 && strncmp(value, "mqtts://", 8) != 0)
+        return "expected mqtt://[user[:password]@]host[:port] or mqtts://...";
     return NULL;
 }
 
-/* The [mqtt] section's keys (mqtt_KEY through config_set, the environment and flags). */
-static const char *mqtt_set(struct config *cfg, const char *key, const char *value) {
-    if (!strcmp(key, "url")) {
-        if (strncmp(value, "mqtt://", 7) != 0 && strncmp(value, "mqtts://", 8) != 0)
-            return "expected mqtt://[user[:password]@]host[:port] or mqtts://...";
-        set_str(&cfg->mqtt_url, value);
+/* MQTT encodes a client id with a 16-bit length. */
+static const char *check_client_id(const char *value) {
+    if (strlen(value) > 65535)
+        return "a client id is at most 65535 bytes";
+    return check_nonempty(value);
+}
+
+/* An SSE `event:` field is one line; an empty close event turns the close event off. */
+static const char *check_one_line(const char *value) {
+    return strpbrk(value, "\r\n") != NULL ? "an event name is one line" : NULL;
+}
+
+static const char *check_event_name(const char *value) {
+    if (value[0] == '\0' || strpbrk(value, "\r\n") != NULL)
+        return "an event name is one non-empty line";
+    return NULL;
+}
+
+static const char *check_log_level(const char *value) {
+    enum log_level level;
+    return log_level_parse(value, &level) != 0 ? "expected debug, info, warn or error" : NULL;
+}
+
+/* --- The table ------------------------------------------------------------------------------ */
+
+/* The sections that hold global settings, in the order of the reference. A setting's config_set
+ * key is its section's prefix + its name; an unknown key in a section with list_keys gets an
+ * error that lists the section's keys. */
+static const struct section {
+    const char *name, *key_prefix;
+    bool list_keys;
+} sections[] = {{"bridge", "", false}, {"mqtt", "mqtt_", true}};
+
+#define DURATION_MAX_MS 86400000LL /* 24h: no duration setting takes more */
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define GIB (1024LL * 1024 * 1024)
+
+/* The field's offset; fails to compile when the field is not of type ctype. */
+#define FIELD(field, ctype)                                                                        \
+    (offsetof(struct config, field) + 0 * sizeof(_Generic(((struct config *)0)->field, ctype : 1)))
+#define ROW(sec, key, kind, field, ctype)                                                          \
+    .section = sec, .name = key, .type = kind, .offset = FIELD(field, ctype)
+#define STRING(sec, key, field, dflt, chk)                                                         \
+    ROW(sec, key, CONFIG_STRING, field, char *), .def = dflt, .check = chk
+#define BOOL(sec, key, field, dflt) ROW(sec, key, CONFIG_BOOL, field, bool), .def = dflt
+/* A duration stored in ms / per: seconds for per = 1000. */
+#define DURATION_PER(sec, key, field, dflt, lo, hi, per)                                           \
+    ROW(sec, key, CONFIG_DURATION, field, unsigned), .def = dflt, .min = lo, .max = hi, .unit = per
+#define DURATION(sec, key, field, dflt, lo, hi) DURATION_PER(sec, key, field, dflt, lo, hi, 1)
+#define SIZE(sec, key, field, dflt, lo, hi)                                                        \
+    ROW(sec, key, CONFIG_SIZE, field, size_t), .def = dflt, .min = lo, .max = hi
+#define COUNT(sec, key, field, dflt, lo, hi)                                                       \
+    ROW(sec, key, CONFIG_COUNT, field, size_t), .def = dflt, .min = lo, .max = hi
+#define ENUM(sec, key, field, dflt, names, error)                                                  \
+    ROW(sec, key, CONFIG_ENUM, field, int), .def = dflt, .choices = names, .err = error
+#define CUSTOM(sec, key, field, ctype, dflt, parse_fn, clear_fn)                                   \
+    ROW(sec, key, CONFIG_CUSTOM, field, ctype), .def = dflt, .parse = parse_fn, .clear = clear_fn
+
+static const struct config_choice qos_choices[] = {{"0", 0}, {"1", 1}, {NULL, 0}};
+static const struct config_choice protocol_choices[] = {
+    {"5", 5}, {"5.0", 5}, {"3.1.1", 311}, {"311", 311}, {NULL, 0}};
+
+// clang-format off
+static const struct config_setting settings[] = {
+    /* [bridge] */
+    {CUSTOM("bridge", "listen", listen_host, char *, "0.0.0.0:8080", parse_listen, clear_listen),
+     .env = "LISTEN", .flag = "listen", .short_flag = 'l', .metavar = "ADDR",
+     .doc = "listen address: `host:port`, `[v6]:port`, `:port`"},
+    {STRING("bridge", "redis", redis_url, "redis://127.0.0.1:6379", check_redis_url),
+     .env = "REDIS_URL", .flag = "redis", .short_flag = 'r', .metavar = "URL",
+     .doc = "the Redis server: `redis://[[user]:password@]host[:port][/db]`"},
+    {DURATION("bridge", "retry", retry_ms, "3s", 0, DURATION_MAX_MS),
+     .doc = "`retry:` sent first on every stream; `0` sends none"},
+    {DURATION("bridge", "heartbeat", heartbeat_ms, "15s", 100, DURATION_MAX_MS),
+     .flags = CONFIG_ZERO_OFF, .range_err = "heartbeat must be 0 (off) or at least 100ms",
+     .doc = "comment line interval (proxies cut idle streams, often after about 60 s); `0` off"},
+    {STRING("bridge", "close_event", close_event, "close", check_one_line),
+     .doc = "event name that ends a stream; empty disables"},
+    {COUNT("bridge", "max_clients", max_clients, "10000", 1, 1000000),
+     .doc = "open streams; `503` past it"},
+    {COUNT("bridge", "listen_backlog", listen_backlog, "4096", 1, 65535),
+     .doc = "accept queue for connections not yet accepted (the kernel caps it at "
+            "`net.core.somaxconn`); a reconnect storm of thousands of browsers fits"},
+    {BOOL("bridge", "reuse_port", reuse_port, "false"),
+     .doc = "several processes share the port (`SO_REUSEPORT`), the kernel spreads connections "
+            "over them: one process per core, or past one process's file limit. Each process "
+            "subscribes for its own clients; `/metrics` and `/healthz` answer for the process "
+            "that takes the request. Refused for routes that journal pub/sub messages or read "
+            "MQTT (one journal writer, one MQTT session); streams and unjournalled channels are "
+            "fine"},
+    {COUNT("bridge", "max_topics", max_topics, "32", 1, 1024),
+     .doc = "channels/patterns one connection may ask for"},
+    {SIZE("bridge", "client_buffer", client_buffer, "1MiB", 4 * KIB, GIB),
+     .doc = "unsent bytes per client; a client past it is cut off (it reconnects). At least "
+            "twice `max_message_size`"},
+    {DURATION("bridge", "client_write_timeout", client_write_timeout_ms, "30s", 0,
+              DURATION_MAX_MS),
+     .doc = "a client that accepts no byte this long is cut off; `0` off"},
+    {DURATION("bridge", "request_timeout", request_timeout_ms, "10s", 0, DURATION_MAX_MS),
+     .doc = "a connection must send its whole request within this of its accept (slowloris, "
+            "sockets that never speak), and may sit idle no longer between keep-alive requests; "
+            "`0` off"},
+    {COUNT("bridge", "max_pending_connections", max_pending_connections, "1024", 1, 1000000),
+     .doc = "connections that have not sent a whole request yet; one past it is closed at once "
+            "(streams count against `max_clients` instead)"},
+    {SIZE("bridge", "client_socket_buffer", client_socket_buffer, "256KiB", 0, 64 * MIB),
+     .doc = "the kernel's send buffer of each connection (`SO_SNDBUF`): with `client_buffer`, "
+            "what one stuck client may hold; `0` leaves it to the kernel's autotuning (megabytes "
+            "per socket)"},
+    {SIZE("bridge", "max_header_size", max_header_size, "8KiB", 1 * KIB, 1 * MIB),
+     .doc = "request line + headers (evhttp answers 4xx past it)"},
+    {SIZE("bridge", "max_uri_size", max_uri_size, "2KiB", 256, 64 * KIB),
+     .doc = "`414` past it"},
+    {SIZE("bridge", "max_body_size", max_body_size, "0", 0, 1 * MIB),
+     .doc = "request body (SSE requests carry none); `413` past it"},
+    {SIZE("bridge", "max_message_size", max_message_size, "512KiB", 64, 64 * MIB),
+     .doc = "a bound on every event from every source, measured on its encoded frame (a payload "
+            "of line breaks grows 7x): larger pub/sub payloads are dropped before the journal, "
+            "and an event over it once encoded is dropped on plain routes and sent as a "
+            "`too-large` gap with its id on journalled and stream routes; counted "
+            "(`messages_dropped_total`) and logged. At most half of `client_buffer`"},
+    {SIZE("bridge", "max_publish_size", max_publish_size, "64KiB", 1, 16 * MIB),
+     .doc = "POST body of a publish route; `413` past it"},
+    {STRING("bridge", "static_dir", static_dir, NULL, check_nonempty),
+     .flags = CONFIG_FILE_RELATIVE,
+     .doc = "serve static files from this directory (relative to the config file); files up to "
+            "4 MiB"}, /* STATIC_MAX_FILE_SIZE */
+    {DURATION("bridge", "linger", linger_ms, "2s", 0, DURATION_MAX_MS),
+     .doc = "an unused channel stays subscribed this long (reconnect churn)"},
+    {DURATION("bridge", "redis_probe_interval", redis_probe_interval_ms, "5s", 0,
+              DURATION_MAX_MS),
+     .doc = "`PING` Redis on a connection of its own this often (see `redis_probe_timeout`); "
+            "`0` turns the probe off"},
+    {DURATION("bridge", "redis_probe_timeout", redis_probe_timeout_ms, "2s", 100,
+              DURATION_MAX_MS),
+     .range_err = "at least 100ms",
+     .doc = "no answer to the probe within this (a stopped or unreachable Redis that keeps TCP "
+            "alive) marks Redis down in `/healthz`, logs once, and reconnects every Redis "
+            "connection; the recovery is logged with its duration"},
+    {DURATION("bridge", "backoff_min", backoff_min_ms, "100ms", 0, DURATION_MAX_MS),
+     .doc = "first Redis reconnect delay after Redis goes away; it doubles, with jitter, up to "
+            "`backoff_max`. Above 0, at most `backoff_max`"},
+    {DURATION("bridge", "backoff_max", backoff_max_ms, "10s", 0, DURATION_MAX_MS),
+     .doc = "cap of the doubling Redis reconnect delay"},
+    {DURATION("bridge", "shutdown_flush", shutdown_flush_ms, "2s", 0, DURATION_MAX_MS),
+     .doc = "how long SIGTERM waits for clients to take their last bytes"},
+    {CUSTOM("bridge", "cors_origins", cors_origins, char **, NULL, add_origins, clear_origins),
+     .doc = "allowed origins, comma or space separated, or `*`; each `cors_origins` line adds "
+            "to the list"},
+    {BOOL("bridge", "cors_credentials", cors_credentials, "false"),
+     .doc = "allow credentialed cross-origin requests"},
+    {STRING("bridge", "log_level", log_level, "info", check_log_level),
+     .env = "LOG_LEVEL", .flag = "log-level", .metavar = "LVL",
+     .doc = "`debug`, `info`, `warn` or `error`"},
+    {COUNT("bridge", "journal", journal, "1000", 0, 100000000),
+     .env = "JOURNAL", .flag = "journal", .metavar = "N",
+     .doc = "journal length (entries per channel) of the built-in routes; `0`: no journal"},
+    {STRING("bridge", "journal_prefix", journal_prefix, "sse:journal:", NULL),
+     .doc = "a channel's journal is the stream `prefix + channel` (`prefix + \"p:\" + pattern` "
+            "for patterns, `prefix + \"m:\" + filter` for MQTT)"},
+    {DURATION("bridge", "journal_linger", journal_linger_ms, "60s", 0, DURATION_MAX_MS),
+     .doc = "a journalled channel stays subscribed this long after its last client, so that a "
+            "reconnecting browser misses nothing"},
+    {COUNT("bridge", "replay_batch", replay_batch, "500", 1, 10000),
+     .doc = "entries per `XRANGE` page (and per `XREAD` of stream routes)"},
+    {COUNT("bridge", "replay_inflight", replay_inflight, "32", 1, 10000),
+     .doc = "replay reads outstanding at once, all clients together"},
+    {STRING("bridge", "gap_event", gap_event, "gap", check_event_name),
+     .doc = "event name that tells a client its history has a hole"},
+
+    /* [mqtt], used when a route has an mqtt_topic. In the order that the error for an unknown
+     * key lists them. */
+    {STRING("mqtt", "url", mqtt_url, "mqtt://127.0.0.1:1883", check_mqtt_url),
+     .env = "MQTT_URL", .flag = "mqtt", .short_flag = 'm', .metavar = "URL",
+     .doc = "the broker of routes with `mqtt_topic`: `mqtt://[user[:password]@]host[:port]`, "
+            "`mqtts://` for TLS (port 8883)"},
+    /* NULL: source_mqtt derives the id from the host name and the listen port. */
+    {STRING("mqtt", "client_id", mqtt_client_id, NULL, check_client_id),
+     .def_doc = "`sse-bridge-<hostname>-<listen port>`", .env = "MQTT_CLIENT_ID",
+     .doc = "stable across restarts, so the persistent session is found again; at most 65535 "
+            "bytes"},
+    {STRING("mqtt", "username", mqtt_username, NULL, check_nonempty),
+     .def_doc = "from the URL", .env = "MQTT_USERNAME",
+     .doc = "user name for the broker, instead of the URL's"},
+    {STRING("mqtt", "password", mqtt_password, NULL, check_nonempty),
+     .def_doc = "from the URL", .env = "MQTT_PASSWORD",
+     .doc = "password for the broker, instead of the URL's"},
+    {DURATION_PER("mqtt", "keepalive", mqtt_keepalive_s, "30s", 5000, 65535000LL, 1000),
+     .err = "expected a duration from 5s to 65535s",
+     .doc = "PINGREQ interval the broker expects"},
+    {ENUM("mqtt", "qos", mqtt_qos, "1", qos_choices, "expected 0 or 1"),
+     .doc = "subscription QoS; with `1` the broker queues messages while the bridge is away"},
+    {BOOL("mqtt", "clean_session", mqtt_clean_session, "false"),
+     .doc = "`false`: the broker keeps the session and queues QoS 1 messages while the bridge "
+            "is away"},
+    /* 3.1.1 by default because it keeps a persistent session across disconnects: libmosquitto
+     * 2.0 sends no Session Expiry Interval on a non-blocking connect, so an MQTT 5 session
+     * ends with each disconnect (and journals record a gap). MQTT 5 adds user properties and
+     * exact handling of overlapping filters (subscription identifiers). */
+    {ENUM("mqtt", "protocol", mqtt_protocol, "3.1.1", protocol_choices, "expected 5 or 3.1.1"),
+     .doc = "`3.1.1` or `5` (see MQTT above)"},
+    {STRING("mqtt", "ca_file", mqtt_ca_file, NULL, check_nonempty),
+     .doc = "TLS: CA bundle (default `/etc/ssl/certs` with `mqtts://`)"},
+    {STRING("mqtt", "cert_file", mqtt_cert_file, NULL, check_nonempty),
+     .doc = "TLS: client certificate"},
+    {STRING("mqtt", "key_file", mqtt_key_file, NULL, check_nonempty),
+     .doc = "TLS: client key"},
+    {COUNT("mqtt", "retained_max", mqtt_retained_max, "100", 0, 100000),
+     .doc = "retained messages kept per filter for clients that join later"},
+};
+// clang-format on
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+const struct config_setting *config_settings(size_t *n) {
+    *n = NSETTINGS;
+    return settings;
+}
+
+static const struct section *section_find(const char *name) {
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        if (strcmp(sections[i].name, name) == 0)
+            return &sections[i];
+    }
+    return NULL;
+}
+
+const struct config_setting *config_setting_lookup(const char *section, const char *name) {
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (strcmp(settings[i].section, section) == 0 && strcmp(settings[i].name, name) == 0)
+            return &settings[i];
+    }
+    return NULL;
+}
+
+/* config_set's keys: "listen", "mqtt_url". */
+static const struct config_setting *setting_by_key(const char *key) {
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        size_t n = strlen(sections[i].key_prefix);
+        const struct config_setting *s;
+        if (strncmp(key, sections[i].key_prefix, n) == 0 &&
+            (s = config_setting_lookup(sections[i].name, key + n)) != NULL)
+            return s;
+    }
+    return NULL;
+}
+
+static bool in_bounds(const struct config_setting *s, long long v) {
+    return (v >= s->min && v <= s->max) || (v == 0 && (s->flags & CONFIG_ZERO_OFF));
+}
+
+const char *config_setting_set(struct config *cfg, const struct config_setting *s,
+                               const char *value) {
+    void *field = (char *)cfg + s->offset;
+    const char *err;
+    long long n;
+    switch (s->type) {
+    case CONFIG_STRING:
+        if (s->check != NULL && (err = s->check(value)) != NULL)
+            return err;
+        set_str(field, value);
         return NULL;
-    }
-    if (!strcmp(key, "client_id")) {
-        if (strlen(value) > 65535)
-            return "a client id is at most 65535 bytes";
-        return set_nonempty(&cfg->mqtt_client_id, value);
-    }
-    if (!strcmp(key, "username"))
-        return set_nonempty(&cfg->mqtt_username, value);
-    if (!strcmp(key, "password"))
-        return set_nonempty(&cfg->mqtt_password, value);
-    if (!strcmp(key, "ca_file"))
-        return set_nonempty(&cfg->mqtt_ca_file, value);
-    if (!strcmp(key, "cert_file"))
-        return set_nonempty(&cfg->mqtt_cert_file, value);
-    if (!strcmp(key, "key_file"))
-        return set_nonempty(&cfg->mqtt_key_file, value);
-    if (!strcmp(key, "keepalive")) {
-        long long ms = config_parse_duration_ms(value);
-        if (ms < 5000 || ms > 65535000LL)
-            return "expected a duration from 5s to 65535s";
-        cfg->mqtt_keepalive_s = (unsigned)(ms / 1000);
+    case CONFIG_BOOL:
+        return parse_bool(value, field);
+    case CONFIG_DURATION:
+        err = s->err ? s->err : "expected a duration such as 500ms, 15s or 2m (0 to 24h)";
+        n = config_parse_duration_ms(value);
+        if (n < 0 || n > DURATION_MAX_MS)
+            return err;
+        if (!in_bounds(s, n))
+            return s->range_err ? s->range_err : err;
+        *(unsigned *)field = (unsigned)(n / s->unit);
         return NULL;
-    }
-    if (!strcmp(key, "qos")) {
-        if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
-            return "expected 0 or 1";
-        cfg->mqtt_qos = value[0] - '0';
+    case CONFIG_SIZE:
+        n = config_parse_size(value);
+        if (n < 0 || !in_bounds(s, n))
+            return "expected a size such as 4096, 64KiB or 1MiB, within its bounds";
+        *(size_t *)field = (size_t)n;
         return NULL;
+    case CONFIG_COUNT:
+        return parse_count(value, s->min, s->max, field);
+    case CONFIG_ENUM:
+        for (const struct config_choice *c = s->choices; c->name != NULL; c++) {
+            if (strcmp(c->name, value) == 0) {
+                *(int *)field = c->value;
+                return NULL;
+            }
+        }
+        return s->err;
+    case CONFIG_CUSTOM:
+        return s->parse(cfg, value);
     }
-    if (!strcmp(key, "clean_session"))
-        return parse_bool(value, &cfg->mqtt_clean_session);
-    if (!strcmp(key, "protocol")) {
-        if (!strcmp(value, "5") || !strcmp(value, "5.0"))
-            cfg->mqtt_protocol = 5;
-        else if (!strcmp(value, "3.1.1") || !strcmp(value, "311"))
-            cfg->mqtt_protocol = 311;
-        else
-            return "expected 5 or 3.1.1";
-        return NULL;
-    }
-    if (!strcmp(key, "retained_max"))
-        return set_count(&cfg->mqtt_retained_max, value, 0, 100000);
-    return "unknown [mqtt] setting (url, client_id, username, password, keepalive, qos, "
-           "clean_session, protocol, ca_file, cert_file, key_file, retained_max)";
+    return "unknown setting type";
 }
 
 const char *config_set(struct config *cfg, const char *key, const char *value) {
-    unsigned ms;
-    const char *err;
-    if (!strcmp(key, "listen"))
-        return parse_listen(cfg, value);
-    if (!strcmp(key, "redis")) {
-        if (strncmp(value, "redis://", 8) != 0)
-            return "expected redis://[:password@]host[:port][/db]";
-        set_str(&cfg->redis_url, value);
-        return NULL;
+    const struct config_setting *s = setting_by_key(key);
+    return s != NULL ? config_setting_set(cfg, s, value) : "unknown setting";
+}
+
+struct config *config_new(void) {
+    struct config *cfg = xcalloc(1, sizeof(*cfg));
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].def == NULL)
+            continue;
+        const char *err = config_setting_set(cfg, &settings[i], settings[i].def);
+        (void)err; /* the defaults are valid: the config unit test checks every row's */
     }
-    if (!strcmp(key, "retry"))
-        return set_duration(&cfg->retry_ms, value);
-    if (!strcmp(key, "heartbeat")) {
-        if ((err = set_duration(&ms, value)) != NULL)
-            return err;
-        if (ms != 0 && ms < 100)
-            return "heartbeat must be 0 (off) or at least 100ms";
-        cfg->heartbeat_ms = ms;
-        return NULL;
+    default_routes(cfg);
+    return cfg;
+}
+
+void config_free(struct config *cfg) {
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        if (settings[i].type == CONFIG_STRING)
+            free(*(char **)((char *)cfg + settings[i].offset));
+        else if (settings[i].type == CONFIG_CUSTOM)
+            settings[i].clear(cfg);
     }
-    if (!strcmp(key, "close_event")) {
-        if (strpbrk(value, "\r\n") != NULL)
-            return "an event name is one line";
-        set_str(&cfg->close_event, value);
-        return NULL;
+    routes_clear(cfg);
+    free(cfg);
+}
+
+/* --- The reference and --help, from the rows ----------------------------------------------- */
+
+/* A growing string; xrealloc's policy on memory. */
+struct text {
+    char *s;
+    size_t len, cap;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_add(struct text *t, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (t->len + (size_t)n + 1 > t->cap) {
+        t->cap = (t->len + (size_t)n + 1) * 2;
+        t->s = xrealloc(t->s, t->cap);
     }
-    if (!strcmp(key, "max_clients"))
-        return set_count(&cfg->max_clients, value, 1, 1000000);
-    if (!strcmp(key, "listen_backlog"))
-        return set_count(&cfg->listen_backlog, value, 1, 65535);
-    if (!strcmp(key, "reuse_port"))
-        return parse_bool(value, &cfg->reuse_port);
-    if (!strcmp(key, "max_topics"))
-        return set_count(&cfg->max_topics, value, 1, 1024);
-    if (!strcmp(key, "client_buffer"))
-        return set_size(&cfg->client_buffer, value, 4096, 1LL << 30);
-    if (!strcmp(key, "client_write_timeout"))
-        return set_duration(&cfg->client_write_timeout_ms, value);
-    if (!strcmp(key, "redis_probe_interval"))
-        return set_duration(&cfg->redis_probe_interval_ms, value);
-    if (!strcmp(key, "redis_probe_timeout")) {
-        unsigned timeout = cfg->redis_probe_timeout_ms;
-        const char *bad = set_duration(&timeout, value);
-        if (bad == NULL && timeout < 100)
-            bad = "at least 100ms";
-        if (bad == NULL)
-            cfg->redis_probe_timeout_ms = timeout;
-        return bad;
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+/* 86400000 -> "24h", 1500 -> "1500ms": the largest unit that divides it. */
+static void format_duration(char *out, size_t cap, long long ms) {
+    static const struct {
+        const char *unit;
+        long long ms;
+    } units[] = {{"h", 3600000}, {"m", 60000}, {"s", 1000}};
+    for (size_t i = 0; ms != 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+        if (ms % units[i].ms == 0) {
+            snprintf(out, cap, "%lld%s", ms / units[i].ms, units[i].unit);
+            return;
+        }
     }
-    if (!strcmp(key, "request_timeout"))
-        return set_duration(&cfg->request_timeout_ms, value);
-    if (!strcmp(key, "max_pending_connections"))
-        return set_count(&cfg->max_pending_connections, value, 1, 1000000);
-    if (!strcmp(key, "client_socket_buffer"))
-        return set_size(&cfg->client_socket_buffer, value, 0, 64 * 1024 * 1024);
-    if (!strcmp(key, "max_header_size"))
-        return set_size(&cfg->max_header_size, value, 1024, 1024 * 1024);
-    if (!strcmp(key, "max_uri_size"))
-        return set_size(&cfg->max_uri_size, value, 256, 64 * 1024);
-    if (!strcmp(key, "max_body_size"))
-        return set_size(&cfg->max_body_size, value, 0, 1024 * 1024);
-    if (!strcmp(key, "max_publish_size"))
-        return set_size(&cfg->max_publish_size, value, 1, 16 * 1024 * 1024);
-    if (!strcmp(key, "static_dir"))
-        return set_nonempty(&cfg->static_dir, value);
-    if (!strcmp(key, "max_message_size"))
-        return set_size(&cfg->max_message_size, value, 64, 64 * 1024 * 1024);
-    if (!strcmp(key, "shutdown_flush"))
-        return set_duration(&cfg->shutdown_flush_ms, value);
-    if (!strcmp(key, "linger"))
-        return set_duration(&cfg->linger_ms, value);
-    if (!strcmp(key, "backoff_min"))
-        return set_duration(&cfg->backoff_min_ms, value);
-    if (!strcmp(key, "backoff_max"))
-        return set_duration(&cfg->backoff_max_ms, value);
-    if (!strcmp(key, "cors_origins"))
-        return add_origins(cfg, value);
-    if (!strcmp(key, "cors_credentials"))
-        return parse_bool(value, &cfg->cors_credentials);
-    if (!strcmp(key, "journal"))
-        return set_count(&cfg->journal, value, 0, 100000000);
-    if (!strcmp(key, "journal_prefix")) {
-        set_str(&cfg->journal_prefix, value);
-        return NULL;
+    snprintf(out, cap, ms == 0 ? "0" : "%lldms", ms);
+}
+
+static void format_size(char *out, size_t cap, long long n) {
+    static const struct {
+        const char *unit;
+        long long bytes;
+    } units[] = {{"GiB", GIB}, {"MiB", MIB}, {"KiB", KIB}};
+    for (size_t i = 0; n != 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+        if (n % units[i].bytes == 0) {
+            snprintf(out, cap, "%lld%s", n / units[i].bytes, units[i].unit);
+            return;
+        }
     }
-    if (!strcmp(key, "journal_linger"))
-        return set_duration(&cfg->journal_linger_ms, value);
-    if (!strcmp(key, "replay_batch"))
-        return set_count(&cfg->replay_batch, value, 1, 10000);
-    if (!strcmp(key, "replay_inflight"))
-        return set_count(&cfg->replay_inflight, value, 1, 10000);
-    if (!strcmp(key, "gap_event")) {
-        if (value[0] == '\0' || strpbrk(value, "\r\n") != NULL)
-            return "an event name is one non-empty line";
-        set_str(&cfg->gap_event, value);
-        return NULL;
+    snprintf(out, cap, "%lld", n);
+}
+
+/* The values a row accepts, for the reference's range column. */
+static void add_range(struct text *t, const struct config_setting *s) {
+    char lo[32], hi[32];
+    switch (s->type) {
+    case CONFIG_DURATION:
+    case CONFIG_SIZE:
+        (s->type == CONFIG_SIZE ? format_size : format_duration)(lo, sizeof(lo), s->min);
+        (s->type == CONFIG_SIZE ? format_size : format_duration)(hi, sizeof(hi), s->max);
+        text_add(t, "%s%s–%s", (s->flags & CONFIG_ZERO_OFF) ? "0, or " : "", lo, hi);
+        break;
+    case CONFIG_COUNT:
+        text_add(t, "%lld–%lld", s->min, s->max);
+        break;
+    case CONFIG_BOOL:
+        text_add(t, "`true`, `false`");
+        break;
+    case CONFIG_ENUM:
+        for (const struct config_choice *c = s->choices; c->name != NULL; c++)
+            text_add(t, "%s`%s`", c == s->choices ? "" : ", ", c->name);
+        break;
+    case CONFIG_STRING:
+    case CONFIG_CUSTOM:
+        break;
     }
-    if (!strncmp(key, "mqtt_", 5))
-        return mqtt_set(cfg, key + 5, value);
-    if (!strcmp(key, "log_level")) {
-        enum log_level level;
-        if (log_level_parse(value, &level) != 0)
-            return "expected debug, info, warn or error";
-        set_str(&cfg->log_level, value);
-        return NULL;
+}
+
+char *config_reference(void) {
+    struct text t = {0};
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        text_add(&t, "%s| `[%s]` key | default | range | meaning |\n|---|---|---|---|\n",
+                 i ? "\n" : "", sections[i].name);
+        for (size_t j = 0; j < NSETTINGS; j++) {
+            const struct config_setting *s = &settings[j];
+            if (strcmp(s->section, sections[i].name) != 0)
+                continue;
+            text_add(&t, "| `%s` | ", s->name);
+            if (s->def != NULL)
+                text_add(&t, "`%s`", s->def);
+            else
+                text_add(&t, "%s", s->def_doc ? s->def_doc : "(none)");
+            struct text range = {0};
+            add_range(&range, s);
+            text_add(&t, " |%s%s | %s", range.s ? " " : "", range.s ? range.s : "", s->doc);
+            free(range.s);
+            if (s->env)
+                text_add(&t, "; env `%s`", s->env);
+            if (s->flag)
+                text_add(&t, "%s flag `--%s`", s->env ? "," : ";", s->flag);
+            text_add(&t, " |\n");
+        }
     }
-    return "unknown setting";
+    return t.s;
+}
+
+#define HELP_INDENT 24 /* where --help's descriptions start */
+#define HELP_WIDTH 79
+
+/* One --help entry being written: words go on the line until HELP_WIDTH, then on a new line
+ * indented to HELP_INDENT. */
+struct help {
+    struct text *t;
+    size_t col;
+    bool line_start; /* nothing after the indent yet */
+};
+
+/* Markdown's backticks are left out. */
+static void help_words(struct help *h, const char *words) {
+    for (const char *p = words + strspn(words, " "); *p != '\0'; p += strspn(p, " ")) {
+        size_t n = strcspn(p, " "), shown = 0;
+        for (size_t i = 0; i < n; i++)
+            shown += p[i] != '`';
+        if (!h->line_start && h->col + 1 + shown > HELP_WIDTH) {
+            text_add(h->t, "\n%*s", HELP_INDENT, "");
+            h->col = HELP_INDENT;
+        } else if (!h->line_start) {
+            text_add(h->t, " ");
+            h->col++;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] != '`')
+                text_add(h->t, "%c", p[i]);
+        }
+        h->col += shown;
+        h->line_start = false;
+        p += n;
+    }
+}
+
+char *config_flags_help(void) {
+    struct text t = {0};
+    text_add(&t, "%s", ""); /* not NULL, even without a flag */
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct config_setting *s = &settings[i];
+        if (s->flag == NULL)
+            continue;
+        char left[64], tail[128];
+        if (s->short_flag)
+            snprintf(left, sizeof(left), "  -%c, --%s %s", s->short_flag, s->flag, s->metavar);
+        else
+            snprintf(left, sizeof(left), "      --%s %s", s->flag, s->metavar);
+        /* Past the indent, the description starts on the next line. */
+        if (strlen(left) < HELP_INDENT)
+            text_add(&t, "%-*s", HELP_INDENT, left);
+        else
+            text_add(&t, "%s\n%*s", left, HELP_INDENT, "");
+        struct help h = {&t, HELP_INDENT, true};
+        help_words(&h, s->doc);
+        snprintf(tail, sizeof(tail), "(%s%s%s%s%s)", s->def ? "default " : "", s->def ? s->def : "",
+                 s->def && s->env ? "; " : "", s->env ? "env " : "", s->env ? s->env : "");
+        if (s->def || s->env)
+            help_words(&h, tail);
+        text_add(&t, "\n");
+    }
+    return t.s;
 }
 
 static const char *route_set(struct route_cfg *r, const char *key, const char *value) {
@@ -510,7 +781,7 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
         return NULL;
     }
     if (!strcmp(key, "journal"))
-        return set_count(&r->journal, value, 0, 100000000);
+        return parse_count(value, 0, 100000000, &r->journal);
     if (!strcmp(key, "journal_age")) {
         long long ms = config_parse_duration_ms(value);
         if (ms < 0)
@@ -599,9 +870,28 @@ static char *read_line(char *str, int num, void *stream) {
     return str;
 }
 
+/* "unknown setting", or for a section with list_keys "unknown [mqtt] setting (url, ...)". */
+static void unknown_key(struct load *ld, int line, const struct section *sec, const char *key,
+                        const char *value) {
+    char keys[512];
+    size_t len = 0;
+    keys[0] = '\0';
+    for (size_t i = 0; sec->list_keys && i < NSETTINGS; i++) {
+        if (strcmp(settings[i].section, sec->name) == 0 && len < sizeof(keys))
+            len += (size_t)snprintf(keys + len, sizeof(keys) - len, "%s%s", len ? ", " : "",
+                                    settings[i].name);
+    }
+    if (sec->list_keys)
+        report(ld, line, "[%s] %s = %s: unknown [%s] setting (%s)", sec->name, key, value,
+               sec->name, keys);
+    else
+        report(ld, line, "[%s] %s = %s: unknown setting", sec->name, key, value);
+}
+
 static int on_entry(void *user, const char *section, const char *key, const char *value) {
     struct load *ld = user;
     int line = ld->line;
+    const struct section *sec;
     if (!strncmp(section, "route ", 6)) {
         const char *name = section + 6;
         if (ld->route == NULL || ld->route_section != ld->section) {
@@ -629,24 +919,34 @@ static int on_entry(void *user, const char *section, const char *key, const char
         const char *err = route_set(ld->route, key, value);
         if (err)
             report(ld, line, "[route %s] %s = %s: %s", name, key, value, err);
-    } else if (!strcmp(section, "bridge")) {
+    } else if ((sec = section_find(section)) != NULL) {
+        /* A section without a key prefix takes config_set's keys, as [bridge] always has:
+         * `mqtt_url` there is [mqtt] url. */
+        const struct config_setting *s =
+            sec->key_prefix[0] == '\0' ? setting_by_key(key) : config_setting_lookup(section, key);
         char joined[4096];
         const char *slash = strrchr(ld->file, '/');
-        if (!strcmp(key, "static_dir") && value[0] != '/' && value[0] != '\0' && slash != NULL) {
+        if (s == NULL) {
+            unknown_key(ld, line, sec, key, value);
+            return 1;
+        }
+        if ((s->flags & CONFIG_FILE_RELATIVE) && value[0] != '/' && value[0] != '\0' &&
+            slash != NULL) {
             /* Relative to the config file, wherever the daemon was started from. */
             snprintf(joined, sizeof(joined), "%.*s/%s", (int)(slash - ld->file), ld->file, value);
             value = joined;
         }
-        const char *err = config_set(ld->cfg, key, value);
+        const char *err = config_setting_set(ld->cfg, s, value);
         if (err)
-            report(ld, line, "[bridge] %s = %s: %s", key, value, err);
-    } else if (!strcmp(section, "mqtt")) {
-        const char *err = mqtt_set(ld->cfg, key, value);
-        if (err)
-            report(ld, line, "[mqtt] %s = %s: %s", key, value, err);
+            report(ld, line, "[%s] %s = %s: %s", section, key, value, err);
     } else {
-        report(ld, line, "unknown section [%s] (expected [bridge], [mqtt] or [route NAME])",
-               section);
+        char expected[256];
+        size_t len = 0;
+        for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+            len += (size_t)snprintf(expected + len, sizeof(expected) - len, "[%s], ",
+                                    sections[i].name);
+        expected[len - 2] = '\0'; /* "[bridge], [mqtt]" */
+        report(ld, line, "unknown section [%s] (expected %s or [route NAME])", section, expected);
     }
     return 1;
 }
@@ -671,23 +971,13 @@ int config_load_file(struct config *cfg, const char *path, void (*errors)(const 
 
 int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *),
                      void (*errors)(const char *line)) {
-    static const struct {
-        const char *var, *key;
-    } vars[] = {{"LISTEN", "listen"},
-                {"REDIS_URL", "redis"},
-                {"LOG_LEVEL", "log_level"},
-                {"JOURNAL", "journal"},
-                {"MQTT_URL", "mqtt_url"},
-                {"MQTT_USERNAME", "mqtt_username"},
-                {"MQTT_PASSWORD", "mqtt_password"},
-                {"MQTT_CLIENT_ID", "mqtt_client_id"}};
     int nerrors = 0;
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *value = getenv_fn(vars[i].var);
-        const char *err = value && *value ? config_set(cfg, vars[i].key, value) : NULL;
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const char *value = settings[i].env ? getenv_fn(settings[i].env) : NULL;
+        const char *err = value && *value ? config_setting_set(cfg, &settings[i], value) : NULL;
         if (err) {
             char line[512];
-            snprintf(line, sizeof(line), "environment %s=%s: %s", vars[i].var, value, err);
+            snprintf(line, sizeof(line), "environment %s=%s: %s", settings[i].env, value, err);
             errors(line);
             nerrors++;
         }
@@ -810,22 +1100,32 @@ bool route_is_journalled(const struct route_cfg *r) {
     return r->nstreams > 0 || r->journal > 0 || r->journal_age_ms > 0;
 }
 
-int config_validate(struct config *cfg, void (*errors)(const char *line)) {
-    int n = 0;
+/* Derived defaults: route settings that follow from other settings, so they can only be
+ * filled in once the file, the environment and the flags are all applied. Not validation;
+ * config_validate runs it first because every caller wants both, and it is idempotent (a
+ * second config_validate changes nothing). */
+static void derive_route_defaults(struct config *cfg) {
     /* The built-in routes journal by default (`journal`, --journal; 0 turns it off). */
     for (size_t i = 0; cfg->default_routes && i < cfg->nroutes; i++)
         cfg->routes[i].journal = cfg->journal;
-    /* Stream entries usually carry their event name in a field called "event". */
     for (size_t i = 0; i < cfg->nroutes; i++) {
         struct route_cfg *r = &cfg->routes[i];
         /* ?topic= names MQTT topics on a route that reads only MQTT. */
         if (!r->topics_source_set)
             r->topics_mqtt = r->nmqtt_topics > 0 && r->nchannels + r->npatterns == 0;
+        /* Stream entries usually carry their event name in a field called "event". */
         if (route_is_stream_only(r) && !r->event_set && r->rules.event.src == FIELD_NONE) {
             r->rules.event.src = FIELD_ENTRY;
             r->rules.event.arg = xstrdup("event");
         }
     }
+}
+
+/* Each setting's own bounds were checked when it was parsed (its row's min and max); what is
+ * left is what involves more than one setting. */
+int config_validate(struct config *cfg, void (*errors)(const char *line)) {
+    int n = 0;
+    derive_route_defaults(cfg);
     if (cfg->nroutes > DEFAULT_ROUTE_LIMIT) {
         char line[128];
         snprintf(line, sizeof(line), "too many routes: %zu (at most %d)", cfg->nroutes,

@@ -1,4 +1,5 @@
-/* sse-bridge: command line, configuration, event loop. No logic of its own. */
+/* sse-bridge: command line, configuration, event loop. No logic of its own: the settings'
+ * flags and their --help lines come from the settings table (config.h). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,32 +12,29 @@
 
 #include "bridge.h"
 #include "config.h"
-#include "defaults.h"
 #include "log.h"
 #include "source_mqtt.h"
 #include "source_redis.h"
+#include "xmalloc.h"
 
 static void usage(FILE *out) {
+    char *settings = config_flags_help();
     fprintf(out,
             "usage: sse-bridge [options]\n"
             "Serves Redis pub/sub channels, Redis streams and MQTT topics to browsers as\n"
             "Server-Sent Events.\n\n"
             "  -c, --config FILE     INI configuration (see README: Configuration)\n"
             "      --check-config    validate the configuration and exit\n"
-            "  -l, --listen ADDR     listen address, host:port (default %s; env LISTEN)\n"
-            "  -r, --redis URL       redis://[[user]:password@]host[:port][/db]\n"
-            "                        (default %s; env REDIS_URL)\n"
-            "  -m, --mqtt URL        mqtt://[user[:password]@]host[:port] (mqtts:// for TLS),\n"
-            "                        for routes with mqtt_topic (default %s; env MQTT_URL)\n"
-            "      --journal N       entries journalled per channel by the built-in routes\n"
-            "                        (default %d, 0 = no journal; env JOURNAL)\n"
-            "      --log-level LVL   debug, info, warn or error (env LOG_LEVEL)\n"
+            "%s"
+            "      --config-reference\n"
+            "                        print the settings as README's Markdown tables and exit\n"
             "  -h, --help            this text\n"
             "  -V, --version         print the version and those of the libraries\n\n"
             "Without a config file: GET /events/{channel} streams that Redis channel, and\n"
             "GET /events?topic=a&topic=b streams several (event name = channel); both replay\n"
             "what a reconnecting client missed (Last-Event-ID) from Redis streams.\n",
-            DEFAULT_LISTEN, DEFAULT_REDIS_URL, DEFAULT_MQTT_URL, DEFAULT_JOURNAL);
+            settings);
+    free(settings);
 }
 
 /* The libraries as linked at run time where they can say (libevent, jansson, libmosquitto),
@@ -50,6 +48,12 @@ static void print_version(void) {
            major, minor, revision, jansson_version_str());
 }
 
+static void print_reference(void) {
+    char *text = config_reference();
+    fputs(text, stdout);
+    free(text);
+}
+
 static void print_error(const char *line) {
     fprintf(stderr, "sse-bridge: %s\n", line);
 }
@@ -58,22 +62,57 @@ static const char *env(const char *name) {
     return getenv(name);
 }
 
+/* getopt_long's values: a setting's flag returns its letter, or OPT_SETTING + its row. */
+enum { OPT_CHECK = 256, OPT_REFERENCE, OPT_SETTING };
+
+static const struct option main_options[] = {{"config", required_argument, NULL, 'c'},
+                                             {"check-config", no_argument, NULL, OPT_CHECK},
+                                             {"config-reference", no_argument, NULL, OPT_REFERENCE},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {"version", no_argument, NULL, 'V'}};
+#define NMAIN (sizeof(main_options) / sizeof(main_options[0]))
+
+/* main's own options, then one per setting with a flag, then the terminating zero row; the
+ * short options go into `shorts` (room for 2 * n + 8 bytes). The caller frees the array. */
+static struct option *options_new(const struct config_setting *s, size_t n, char *shorts) {
+    struct option *o = xcalloc(NMAIN + n + 1, sizeof(*o));
+    size_t k = NMAIN;
+    memcpy(o, main_options, sizeof(main_options));
+    strcpy(shorts, "c:hV");
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].flag == NULL)
+            continue;
+        int val = s[i].short_flag ? s[i].short_flag : OPT_SETTING + (int)i;
+        o[k++] = (struct option){s[i].flag, required_argument, NULL, val};
+        if (s[i].short_flag)
+            strcat(shorts, (char[]){s[i].short_flag, ':', '\0'});
+    }
+    return o;
+}
+
+/* The row a getopt_long value stands for, or -1. */
+static long setting_of(int opt, const struct config_setting *s, size_t n) {
+    if (opt >= OPT_SETTING && (size_t)(opt - OPT_SETTING) < n)
+        return opt - OPT_SETTING;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].flag != NULL && s[i].short_flag != 0 && s[i].short_flag == opt)
+            return (long)i;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv) {
-    enum { OPT_CHECK = 256, OPT_LOG_LEVEL, OPT_JOURNAL };
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"check-config", no_argument, NULL, OPT_CHECK},
-                                            {"listen", required_argument, NULL, 'l'},
-                                            {"redis", required_argument, NULL, 'r'},
-                                            {"mqtt", required_argument, NULL, 'm'},
-                                            {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-                                            {"journal", required_argument, NULL, OPT_JOURNAL},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
-    const char *config_file = NULL, *listen = NULL, *redis = NULL, *log_level = NULL;
-    const char *journal = NULL, *mqtt = NULL;
-    int check_only = 0, opt;
-    while ((opt = getopt_long(argc, argv, "c:l:r:m:hV", options, NULL)) != -1) {
+    size_t nsettings;
+    const struct config_setting *settings = config_settings(&nsettings);
+    char *shorts = xmalloc(2 * nsettings + 8);
+    struct option *options = options_new(settings, nsettings, shorts);
+    /* Flags are kept until the file and the environment are applied: they win over both. */
+    const char **flag_values = xcalloc(nsettings, sizeof(*flag_values));
+    const char *config_file = NULL;
+    struct config *cfg = NULL;
+    int check_only = 0, opt, rc = 1;
+    long row;
+    while ((opt = getopt_long(argc, argv, shorts, options, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config_file = optarg;
@@ -81,52 +120,42 @@ int main(int argc, char **argv) {
         case OPT_CHECK:
             check_only = 1;
             break;
-        case 'l':
-            listen = optarg;
-            break;
-        case 'r':
-            redis = optarg;
-            break;
-        case 'm':
-            mqtt = optarg;
-            break;
-        case OPT_LOG_LEVEL:
-            log_level = optarg;
-            break;
-        case OPT_JOURNAL:
-            journal = optarg;
-            break;
+        case OPT_REFERENCE:
+            print_reference();
+            rc = 0;
+            goto done;
         case 'h':
             usage(stdout);
-            return 0;
+            rc = 0;
+            goto done;
         case 'V':
             print_version();
-            return 0;
+            rc = 0;
+            goto done;
         default:
-            usage(stderr);
-            return 2;
+            if ((row = setting_of(opt, settings, nsettings)) < 0) {
+                usage(stderr);
+                rc = 2;
+                goto done;
+            }
+            flag_values[row] = optarg;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "sse-bridge: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
-        return 2;
+        rc = 2;
+        goto done;
     }
 
-    struct config *cfg = config_new();
+    cfg = config_new();
     int errors = config_file ? config_load_file(cfg, config_file, print_error) : 0;
     errors += config_apply_env(cfg, env, print_error);
-    const struct {
-        const char *key, *value, *flag;
-    } flags[] = {{"listen", listen, "--listen"},
-                 {"redis", redis, "--redis"},
-                 {"mqtt_url", mqtt, "--mqtt"},
-                 {"log_level", log_level, "--log-level"},
-                 {"journal", journal, "--journal"}};
-    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-        const char *err = flags[i].value ? config_set(cfg, flags[i].key, flags[i].value) : NULL;
+    for (size_t i = 0; i < nsettings; i++) {
+        const char *err =
+            flag_values[i] ? config_setting_set(cfg, &settings[i], flag_values[i]) : NULL;
         if (err) {
-            fprintf(stderr, "sse-bridge: %s %s: %s\n", flags[i].flag, flags[i].value, err);
+            fprintf(stderr, "sse-bridge: --%s %s: %s\n", settings[i].flag, flag_values[i], err);
             errors++;
         }
     }
@@ -144,14 +173,13 @@ int main(int argc, char **argv) {
     }
     if (errors) {
         fprintf(stderr, "sse-bridge: %d configuration error(s); not starting\n", errors);
-        config_free(cfg);
-        return 1;
+        goto done;
     }
     if (check_only) {
         printf("%s: OK (%zu route(s))\n", config_file ? config_file : "(built-in defaults)",
                cfg->nroutes);
-        config_free(cfg);
-        return 0;
+        rc = 0;
+        goto done;
     }
     enum log_level level;
     log_level_parse(cfg->log_level, &level);
@@ -159,7 +187,6 @@ int main(int argc, char **argv) {
 
     struct event_base *base = event_base_new();
     struct bridge *b = bridge_new(base, cfg);
-    int rc = 1;
     if (bridge_start(b) == 0) {
         log_info("sse-bridge %s started: %zu route(s), redis %s:%d", SSE_BRIDGE_VERSION,
                  cfg->nroutes, addr.host, addr.port);
@@ -169,6 +196,10 @@ int main(int argc, char **argv) {
     }
     bridge_free(b);
     event_base_free(base);
+done:
     config_free(cfg);
+    free(flag_values);
+    free(options);
+    free(shorts);
     return rc;
 }

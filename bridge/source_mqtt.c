@@ -372,7 +372,7 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int count, 
          * queued it for our persistent session (QoS 1) and is delivering it now. */
         const struct config *cfg = s->b->cfg;
         bool queued = s->session_resumed && !cfg->mqtt_clean_session && cfg->mqtt_qos > 0 &&
-                      cfg->mqtt_protocol != 5; /* see DEFAULT_MQTT_PROTOCOL */
+                      cfg->mqtt_protocol != 5; /* see the protocol row of config.c */
         if (!queued)
             journal_owe_gap(s->b->journal, t, t->journal_seen);
         t->journal_seen = true;

@@ -1,7 +1,11 @@
-/* Configuration: defaults (defaults.h), then the INI file, then environment variables, then
- * command-line flags, each overriding the one before. config_load parses the file with inih
- * and validates everything; each error names file:line and what is wrong. Pure: reads the
- * file it is given and the environment block it is passed, nothing else. */
+/* Configuration: defaults, then the INI file, then environment variables, then command-line
+ * flags, each overriding the one before. Every global setting is one row of a table (bridge/
+ * config.c, struct config_setting): its key and section, type, field, default, bounds,
+ * environment variable, flag and description. The file parser, config_set, config_apply_env,
+ * main's flags and --help, and the README reference (config_reference) all read the rows, so
+ * a setting is defined in exactly one place. config_load_file parses the file with inih; each
+ * error names file:line and what is wrong. Pure: reads the file it is given and the
+ * environment block it is passed, nothing else. */
 #ifndef CONFIG_H
 #define CONFIG_H
 
@@ -107,6 +111,66 @@ int config_load_file(struct config *cfg, const char *path, void (*errors)(const 
  * is wrong with the value. */
 const char *config_set(struct config *cfg, const char *key, const char *value);
 
+/* --- The settings table --------------------------------------------------------------------- */
+
+enum config_type {
+    CONFIG_STRING,   /* char *, owned by the config; `check` may refuse a value */
+    CONFIG_BOOL,     /* bool: true/yes/on/1 or false/no/off/0 */
+    CONFIG_DURATION, /* unsigned: milliseconds divided by `unit` (1: ms, 1000: seconds) */
+    CONFIG_SIZE,     /* size_t bytes: 4096, 64KiB, 1MiB ... */
+    CONFIG_COUNT,    /* size_t: a whole number */
+    CONFIG_ENUM,     /* int: the value of one of `choices` */
+    CONFIG_CUSTOM,   /* `parse` stores it, `clear` frees it (listen, cors_origins) */
+};
+
+/* Row flags. CONFIG_ZERO_OFF: 0 is accepted below min (the setting turned off).
+ * CONFIG_FILE_RELATIVE: in a file, a relative path is relative to the file's directory. */
+#define CONFIG_ZERO_OFF 1u
+#define CONFIG_FILE_RELATIVE 2u
+
+struct config_choice {
+    const char *name;
+    int value;
+};
+
+/* One global setting. Rows are static and read-only; the text they point to is too. */
+struct config_setting {
+    const char *section; /* "bridge" or "mqtt" */
+    const char *name;    /* the key as written in its section */
+    enum config_type type;
+    size_t offset;         /* of its field in struct config */
+    const char *def;       /* default, as a user writes it (parsed by config_new); NULL: none */
+    const char *def_doc;   /* what the reference says when there is no def (NULL: "(none)") */
+    long long min, max;    /* DURATION (in ms), SIZE and COUNT: accepted values */
+    unsigned flags;        /* CONFIG_ZERO_OFF, CONFIG_FILE_RELATIVE */
+    unsigned unit;         /* DURATION: the field holds ms / unit */
+    const char *env;       /* environment variable, or NULL */
+    const char *flag;      /* long option (without "--"), or NULL */
+    char short_flag;       /* its one-letter form, or 0 */
+    const char *metavar;   /* the flag's argument in --help */
+    const char *err;       /* message for a refused value; NULL: the type's */
+    const char *range_err; /* ... for a well-formed value outside min..max; NULL: err */
+    const char *(*check)(const char *value);                     /* STRING; NULL: any */
+    const struct config_choice *choices;                         /* ENUM, ends with {NULL} */
+    const char *(*parse)(struct config *cfg, const char *value); /* CUSTOM */
+    void (*clear)(struct config *cfg);                           /* CUSTOM */
+    const char *doc; /* meaning, one line of Markdown (README's reference, --help) */
+};
+
+/* All rows, in the order of the reference; *n is set to their number. */
+const struct config_setting *config_settings(size_t *n);
+/* The row of [section] name, or NULL. */
+const struct config_setting *config_setting_lookup(const char *section, const char *name);
+/* Parses value by the row's type and bounds into cfg; returns NULL or a static explanation. */
+const char *config_setting_set(struct config *cfg, const struct config_setting *s,
+                               const char *value);
+
+/* README's configuration reference: one Markdown table per section. The caller frees it. */
+char *config_reference(void);
+/* The --help lines of the settings that have a flag, wrapped to 80 columns. The caller frees
+ * it. */
+char *config_flags_help(void);
+
 /* Whether clients of this route get journal/stream ids and replay. */
 bool route_is_journalled(const struct route_cfg *r);
 bool route_is_stream(const struct route_cfg *r);      /* reads at least one stream */
@@ -115,12 +179,15 @@ bool route_is_mqtt(const struct route_cfg *r);
 /* Whether any route reads MQTT (the bridge connects to a broker only then). */
 bool config_uses_mqtt(const struct config *cfg);
 
-/* Environment overrides: LISTEN, REDIS_URL, LOG_LEVEL, JOURNAL, MQTT_URL, MQTT_USERNAME,
- * MQTT_PASSWORD, MQTT_CLIENT_ID. `getenv_fn` is getenv in the daemon. */
+/* Environment overrides: every row with an `env` variable, in table order; an unset or empty
+ * variable changes nothing. Errors read "environment VAR=value: reason". `getenv_fn` is
+ * getenv in the daemon. */
 int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *),
                      void (*errors)(const char *line));
 
-/* Cross-checks after everything is applied. Returns the number of errors printed. */
+/* After everything is applied: first fills in the route settings that follow from others (the
+ * built-in routes' journal length, ?topic= sources, stream routes' event field), then
+ * cross-checks settings and routes. Returns the number of errors printed. */
 int config_validate(struct config *cfg, void (*errors)(const char *line));
 
 /* "1500ms", "15s", "2m", "1h" or "0"; returns -1 when malformed. */

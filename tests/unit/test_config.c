@@ -74,75 +74,40 @@ static void check_lines(const char *what, const char *const *want) {
     errs_clear();
 }
 
-/* A field as text, so rows can say what a setting became: numbers in decimal, "host port" for
- * listen, origins joined by spaces. */
+/* The row of a config_set key: [bridge] names, mqtt_NAME for [mqtt]. */
+static const struct config_setting *row_of(const char *key) {
+    return strncmp(key, "mqtt_", 5) == 0 ? config_setting_lookup("mqtt", key + 5)
+                                         : config_setting_lookup("bridge", key);
+}
+
+/* A setting as text, read through its row, so rows can say what a setting became: numbers in
+ * decimal (durations in the field's unit), "true"/"false", strings as they are ("(none)" when
+ * unset), "host port" for listen, origins joined by spaces. */
 static void describe(const struct config *c, const char *key, char *out, size_t cap) {
-    static const struct {
-        const char *key;
-        size_t offset, size;
-    } nums[] = {
-#define NUM(key, field) {key, offsetof(struct config, field), sizeof(((struct config *)0)->field)}
-        NUM("retry", retry_ms),
-        NUM("heartbeat", heartbeat_ms),
-        NUM("max_clients", max_clients),
-        NUM("listen_backlog", listen_backlog),
-        NUM("max_topics", max_topics),
-        NUM("client_buffer", client_buffer),
-        NUM("client_write_timeout", client_write_timeout_ms),
-        NUM("request_timeout", request_timeout_ms),
-        NUM("redis_probe_interval", redis_probe_interval_ms),
-        NUM("redis_probe_timeout", redis_probe_timeout_ms),
-        NUM("max_pending_connections", max_pending_connections),
-        NUM("client_socket_buffer", client_socket_buffer),
-        NUM("max_header_size", max_header_size),
-        NUM("max_uri_size", max_uri_size),
-        NUM("max_body_size", max_body_size),
-        NUM("max_message_size", max_message_size),
-        NUM("shutdown_flush", shutdown_flush_ms),
-        NUM("linger", linger_ms),
-        NUM("backoff_min", backoff_min_ms),
-        NUM("backoff_max", backoff_max_ms),
-        NUM("journal", journal),
-        NUM("journal_linger", journal_linger_ms),
-        NUM("replay_batch", replay_batch),
-        NUM("replay_inflight", replay_inflight),
-#undef NUM
-    };
-    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        if (strcmp(key, nums[i].key) != 0)
-            continue;
-        const char *p = (const char *)c + nums[i].offset;
-        unsigned long long v = 0;
-        if (nums[i].size == sizeof(unsigned))
-            v = *(const unsigned *)p;
-        else
-            v = *(const size_t *)p;
-        snprintf(out, cap, "%llu", v);
-        return;
-    }
-    if (!strcmp(key, "listen")) {
-        snprintf(out, cap, "%s %d", c->listen_host, c->listen_port);
-    } else if (!strcmp(key, "redis")) {
-        snprintf(out, cap, "%s", c->redis_url);
-    } else if (!strcmp(key, "close_event")) {
-        snprintf(out, cap, "%s", c->close_event);
-    } else if (!strcmp(key, "log_level")) {
-        snprintf(out, cap, "%s", c->log_level);
-    } else if (!strcmp(key, "journal_prefix")) {
-        snprintf(out, cap, "%s", c->journal_prefix);
-    } else if (!strcmp(key, "gap_event")) {
-        snprintf(out, cap, "%s", c->gap_event);
-    } else if (!strcmp(key, "cors_credentials")) {
-        snprintf(out, cap, "%s", c->cors_credentials ? "true" : "false");
-    } else if (!strcmp(key, "reuse_port")) {
-        snprintf(out, cap, "%s", c->reuse_port ? "true" : "false");
+    const struct config_setting *s = row_of(key);
+    const char *p = s ? (const char *)c + s->offset : NULL;
+    if (s == NULL) {
+        snprintf(out, cap, "(no such key)");
+    } else if (s->type == CONFIG_STRING) {
+        const char *v = *(char *const *)p;
+        snprintf(out, cap, "%s", v ? v : "(none)");
+    } else if (s->type == CONFIG_BOOL) {
+        snprintf(out, cap, "%s", *(const bool *)p ? "true" : "false");
+    } else if (s->type == CONFIG_DURATION) {
+        snprintf(out, cap, "%u", *(const unsigned *)p);
+    } else if (s->type == CONFIG_SIZE || s->type == CONFIG_COUNT) {
+        snprintf(out, cap, "%zu", *(const size_t *)p);
+    } else if (s->type == CONFIG_ENUM) {
+        snprintf(out, cap, "%d", *(const int *)p);
+    } else if (!strcmp(key, "listen")) {
+        snprintf(out, cap, "%s %d", c->listen_host ? c->listen_host : "(none)", c->listen_port);
     } else if (!strcmp(key, "cors_origins")) {
         size_t len = 0;
         out[0] = '\0';
         for (size_t i = 0; i < c->ncors_origins; i++)
             len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? " " : "", c->cors_origins[i]);
     } else {
-        snprintf(out, cap, "(no such key)");
+        snprintf(out, cap, "(custom setting %s: teach describe)", key);
     }
 }
 
@@ -160,44 +125,58 @@ static void test_defaults(void) {
     struct {
         const char *key, *want;
     } rows[] = {
-        {"listen", "0.0.0.0 8080"}, /* DEFAULT_LISTEN */
-        {"redis", DEFAULT_REDIS_URL},
-        {"close_event", DEFAULT_CLOSE_EVENT},
+        {"listen", "0.0.0.0 8080"},
+        {"redis", "redis://127.0.0.1:6379"},
+        {"close_event", "close"},
         {"log_level", "info"},
         {"cors_origins", ""},
         {"cors_credentials", "false"},
         {"reuse_port", "false"},
-        {"journal_prefix", DEFAULT_JOURNAL_PREFIX},
-        {"gap_event", DEFAULT_GAP_EVENT},
+        {"journal_prefix", "sse:journal:"},
+        {"gap_event", "gap"},
+        {"static_dir", "(none)"},
+        {"mqtt_url", "mqtt://127.0.0.1:1883"},
+        {"mqtt_client_id", "(none)"},
+        {"mqtt_username", "(none)"},
+        {"mqtt_password", "(none)"},
+        {"mqtt_ca_file", "(none)"},
+        {"mqtt_cert_file", "(none)"},
+        {"mqtt_key_file", "(none)"},
+        {"mqtt_clean_session", "false"},
     };
     struct {
         const char *key;
         unsigned long long want;
     } nums[] = {
-        {"retry", DEFAULT_RETRY_MS},
-        {"heartbeat", DEFAULT_HEARTBEAT_MS},
-        {"max_clients", DEFAULT_MAX_CLIENTS},
-        {"listen_backlog", DEFAULT_LISTEN_BACKLOG},
-        {"max_topics", DEFAULT_MAX_TOPICS},
-        {"client_buffer", DEFAULT_CLIENT_BUFFER},
-        {"client_write_timeout", DEFAULT_CLIENT_WRITE_TIMEOUT_MS},
-        {"request_timeout", DEFAULT_REQUEST_TIMEOUT_MS},
-        {"redis_probe_interval", DEFAULT_REDIS_PROBE_INTERVAL_MS},
-        {"redis_probe_timeout", DEFAULT_REDIS_PROBE_TIMEOUT_MS},
-        {"max_pending_connections", DEFAULT_MAX_PENDING_CONNECTIONS},
-        {"client_socket_buffer", DEFAULT_CLIENT_SOCKET_BUFFER},
-        {"max_header_size", DEFAULT_MAX_HEADER_SIZE},
-        {"max_uri_size", DEFAULT_MAX_URI_SIZE},
-        {"max_body_size", DEFAULT_MAX_BODY_SIZE},
-        {"max_message_size", DEFAULT_MAX_MESSAGE_SIZE},
-        {"shutdown_flush", DEFAULT_SHUTDOWN_FLUSH_MS},
-        {"linger", DEFAULT_LINGER_MS},
-        {"backoff_min", DEFAULT_BACKOFF_MIN_MS},
-        {"backoff_max", DEFAULT_BACKOFF_MAX_MS},
-        {"journal", DEFAULT_JOURNAL},
-        {"journal_linger", DEFAULT_JOURNAL_LINGER_MS},
-        {"replay_batch", DEFAULT_REPLAY_BATCH},
-        {"replay_inflight", DEFAULT_REPLAY_INFLIGHT},
+        {"retry", 3000},
+        {"heartbeat", 15000},
+        {"max_clients", 10000},
+        {"listen_backlog", 4096},
+        {"max_topics", 32},
+        {"client_buffer", 1024 * 1024},
+        {"client_write_timeout", 30000},
+        {"request_timeout", 10000},
+        {"redis_probe_interval", 5000},
+        {"redis_probe_timeout", 2000},
+        {"max_pending_connections", 1024},
+        {"client_socket_buffer", 256 * 1024},
+        {"max_header_size", 8 * 1024},
+        {"max_uri_size", 2048},
+        {"max_body_size", 0},
+        {"max_message_size", 512 * 1024},
+        {"max_publish_size", 64 * 1024},
+        {"shutdown_flush", 2000},
+        {"linger", 2000},
+        {"backoff_min", 100},
+        {"backoff_max", 10000},
+        {"journal", 1000},
+        {"journal_linger", 60000},
+        {"replay_batch", 500},
+        {"replay_inflight", 32},
+        {"mqtt_keepalive", 30},
+        {"mqtt_qos", 1},
+        {"mqtt_protocol", 311},
+        {"mqtt_retained_max", 100},
     };
     char got[256], want[64];
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -212,13 +191,7 @@ static void test_defaults(void) {
             fprintf(stderr, "  default of %s\n", nums[i].key);
     }
 
-    /* DEFAULT_LISTEN parses to what config_new holds. */
-    struct config *d = config_new();
-    const char *err = config_set(d, "listen", DEFAULT_LISTEN);
-    CHECK_STR(err, NULL);
-    CHECK_STR(d->listen_host, c->listen_host);
-    CHECK_INT(d->listen_port, c->listen_port);
-    config_free(d);
+    const char *err;
 
     /* The two built-in routes. */
     CHECK(c->default_routes);
@@ -255,7 +228,7 @@ static void test_defaults(void) {
     check_lines("validate", (const char *const[]){NULL});
     /* Validation gives the built-in routes the bridge-wide journal length. */
     for (size_t i = 0; i < c->nroutes; i++) {
-        CHECK_INT(c->routes[i].journal, DEFAULT_JOURNAL);
+        CHECK_INT(c->routes[i].journal, 1000);
         CHECK(route_is_journalled(&c->routes[i]));
         CHECK(!route_is_stream(&c->routes[i]));
     }
@@ -402,7 +375,7 @@ static void check_bad_rule(const struct config *c) {
 }
 
 static void check_long_line(const struct config *c) {
-    check_setting(c, "close_event", DEFAULT_CLOSE_EVENT);
+    check_setting(c, "close_event", "close");
     check_setting(c, "retry", "1000");
     check_setting(c, "log_level", "warn");
 }
@@ -882,17 +855,18 @@ static const char *fake_getenv(const char *name) {
 
 // clang-format off
 static const struct env_row env_rows[] = {
-    {NULL, NULL, NULL, NULL, {NULL}, "0.0.0.0 8080", DEFAULT_REDIS_URL, "info", "1000"},
+    {NULL, NULL, NULL, NULL, {NULL}, "0.0.0.0 8080", "redis://127.0.0.1:6379", "info", "1000"},
     {"127.0.0.1:9000", "redis://r:6380", "debug", "5", {NULL}, "127.0.0.1 9000",
      "redis://r:6380", "debug", "5"},
-    {"", "", "", "", {NULL}, "0.0.0.0 8080", DEFAULT_REDIS_URL, "info", "1000"}, /* empty: unset */
-    {":81", NULL, NULL, "0", {NULL}, "0.0.0.0 81", DEFAULT_REDIS_URL, "info", "0"},
+    /* Empty: unset. */
+    {"", "", "", "", {NULL}, "0.0.0.0 8080", "redis://127.0.0.1:6379", "info", "1000"},
+    {":81", NULL, NULL, "0", {NULL}, "0.0.0.0 81", "redis://127.0.0.1:6379", "info", "0"},
     {"bad", "http://x", "loud", "many",
      {"environment LISTEN=bad: " ERR_LISTEN, "environment REDIS_URL=http://x: " ERR_REDIS,
       "environment LOG_LEVEL=loud: " ERR_LEVEL, "environment JOURNAL=many: " ERR_COUNT},
-     "0.0.0.0 8080", DEFAULT_REDIS_URL, "info", "1000"},
+     "0.0.0.0 8080", "redis://127.0.0.1:6379", "info", "1000"},
     {"[::1]:70000", NULL, "warn", NULL, {"environment LISTEN=[::1]:70000: " ERR_LISTEN},
-     "0.0.0.0 8080", DEFAULT_REDIS_URL, "warn", "1000"},
+     "0.0.0.0 8080", "redis://127.0.0.1:6379", "warn", "1000"},
 };
 // clang-format on
 
@@ -977,6 +951,200 @@ static void test_validate_settings(void) {
                               : (const char *const[]){NULL});
         config_free(c);
     }
+}
+
+/* --- the settings table ------------------------------------------------------------------- */
+
+static void key_of(const struct config_setting *s, char *out, size_t cap) {
+    if (strcmp(s->section, "bridge") == 0)
+        snprintf(out, cap, "%s", s->name);
+    else
+        snprintf(out, cap, "%s_%s", s->section, s->name);
+}
+
+/* Each row is whole, and no two rows share a key, an environment variable or a flag. */
+static void test_table_rows(void) {
+    size_t n;
+    const struct config_setting *rows = config_settings(&n);
+    CHECK(n > 0);
+    for (size_t i = 0; i < n; i++) {
+        const struct config_setting *s = &rows[i];
+        char key[64];
+        int before = check_failures;
+        key_of(s, key, sizeof(key));
+        CHECK(strcmp(s->section, "bridge") == 0 || strcmp(s->section, "mqtt") == 0);
+        CHECK(s->name[0] != '\0');
+        CHECK(config_setting_lookup(s->section, s->name) == s); /* the first of its name */
+        CHECK(row_of(key) == s);                                /* config_set reaches it */
+        /* One line of a Markdown table: no '|' to end the cell, no line break. */
+        CHECK(s->doc != NULL && s->doc[0] != '\0' && strpbrk(s->doc, "|\r\n") == NULL);
+        CHECK(s->def_doc == NULL || strpbrk(s->def_doc, "|\r\n") == NULL);
+        CHECK(s->flag == NULL || (s->metavar != NULL && strlen(s->flag) > 1));
+        CHECK(s->short_flag == 0 || s->flag != NULL);
+        switch (s->type) {
+        case CONFIG_DURATION:
+            CHECK(s->unit == 1 || s->unit == 1000);
+            CHECK(s->min >= 0 && s->min <= s->max && s->max <= 86400000LL);
+            break;
+        case CONFIG_SIZE:
+        case CONFIG_COUNT:
+            CHECK(s->min >= 0 && s->min <= s->max);
+            break;
+        case CONFIG_ENUM:
+            CHECK(s->choices != NULL && s->choices[0].name != NULL && s->err != NULL);
+            break;
+        case CONFIG_CUSTOM:
+            CHECK(s->parse != NULL && s->clear != NULL);
+            break;
+        case CONFIG_STRING:
+        case CONFIG_BOOL:
+            break;
+        }
+        /* Only strings and custom settings may be unset; numbers and switches have a default. */
+        CHECK(s->def != NULL || s->type == CONFIG_STRING || s->type == CONFIG_CUSTOM);
+        for (size_t j = 0; j < i; j++) {
+            const struct config_setting *t = &rows[j];
+            CHECK(strcmp(s->section, t->section) != 0 || strcmp(s->name, t->name) != 0);
+            CHECK(s->env == NULL || t->env == NULL || strcmp(s->env, t->env) != 0);
+            CHECK(s->flag == NULL || t->flag == NULL || strcmp(s->flag, t->flag) != 0);
+            CHECK(s->short_flag == 0 || s->short_flag != t->short_flag);
+        }
+        if (check_failures != before)
+            fprintf(stderr, "  in row [%s] %s\n", s->section, s->name);
+    }
+}
+
+/* Every default parses, lies within its row's bounds, and is what config_new holds. */
+static void test_table_defaults(void) {
+    size_t n;
+    const struct config_setting *rows = config_settings(&n);
+    struct config *c = config_new();
+    for (size_t i = 0; i < n; i++) {
+        const struct config_setting *s = &rows[i];
+        char key[64], got[256], want[256];
+        int before = check_failures;
+        key_of(s, key, sizeof(key));
+        describe(c, key, got, sizeof(got));
+        if (s->def == NULL) {
+            CHECK_MEM(got, strlen(got), s->type == CONFIG_CUSTOM ? "" : "(none)");
+            continue;
+        }
+        struct config *z = calloc(1, sizeof(*z)); /* all unset: only the default is applied */
+        const char *err = config_setting_set(z, s, s->def);
+        CHECK_STR(err, NULL);
+        describe(z, key, want, sizeof(want));
+        CHECK_MEM(got, strlen(got), want);
+        const char *p = (const char *)z + s->offset;
+        long long v = 0;
+        if (s->type == CONFIG_DURATION)
+            v = (long long)*(const unsigned *)p * s->unit;
+        else if (s->type == CONFIG_SIZE || s->type == CONFIG_COUNT)
+            v = (long long)*(const size_t *)p;
+        if (s->type == CONFIG_DURATION || s->type == CONFIG_SIZE || s->type == CONFIG_COUNT)
+            CHECK((v >= s->min && v <= s->max) || (v == 0 && (s->flags & CONFIG_ZERO_OFF)));
+        if (s->type == CONFIG_ENUM) {
+            bool listed = false;
+            for (const struct config_choice *ch = s->choices; ch->name != NULL; ch++)
+                listed = listed || ch->value == *(const int *)p;
+            CHECK(listed);
+        }
+        config_free(z);
+        if (check_failures != before)
+            fprintf(stderr, "  default of [%s] %s = %s\n", s->section, s->name, s->def);
+    }
+    config_free(c);
+}
+
+/* A value for each environment variable, different from its default. A new row with an
+ * environment variable needs one here. */
+static const struct {
+    const char *env, *value;
+} env_samples[] = {
+    {"LISTEN", "127.0.0.1:9"},      {"REDIS_URL", "redis://r:1/2"},
+    {"LOG_LEVEL", "debug"},         {"JOURNAL", "7"},
+    {"MQTT_URL", "mqtts://b:8883"}, {"MQTT_CLIENT_ID", "id-7"},
+    {"MQTT_USERNAME", "someone"},   {"MQTT_PASSWORD", "s3cret"},
+};
+
+static const char *env_only_name, *env_only_value;
+static int env_asked;
+
+static const char *getenv_only(const char *name) {
+    env_asked++;
+    return strcmp(name, env_only_name) == 0 ? env_only_value : NULL;
+}
+
+/* config_apply_env reads every row's variable, and sets that row as config_set would. */
+static void test_table_env(void) {
+    size_t n, nenv = 0;
+    const struct config_setting *rows = config_settings(&n);
+    for (size_t i = 0; i < n; i++) {
+        const struct config_setting *s = &rows[i];
+        if (s->env == NULL)
+            continue;
+        nenv++;
+        const char *sample = NULL;
+        for (size_t j = 0; j < sizeof(env_samples) / sizeof(env_samples[0]); j++) {
+            if (strcmp(env_samples[j].env, s->env) == 0)
+                sample = env_samples[j].value;
+        }
+        CHECK(sample != NULL);
+        if (sample == NULL) {
+            fprintf(stderr, "  env_samples has no value for %s\n", s->env);
+            continue;
+        }
+        char key[64], got[256], want[256], def[256];
+        key_of(s, key, sizeof(key));
+        struct config *c = config_new(), *w = config_new();
+        env_only_name = s->env;
+        env_only_value = sample;
+        env_asked = 0;
+        CHECK_INT(config_apply_env(c, getenv_only, collect), 0);
+        check_lines("environment", (const char *const[]){NULL});
+        describe(w, key, def, sizeof(def));
+        const char *err = config_setting_set(w, s, sample);
+        CHECK_STR(err, NULL);
+        describe(c, key, got, sizeof(got));
+        describe(w, key, want, sizeof(want));
+        CHECK_MEM(got, strlen(got), want);
+        CHECK(strcmp(got, def) != 0);
+        if (strcmp(got, want) != 0 || strcmp(got, def) == 0)
+            fprintf(stderr, "  %s=%s gave [%s] %s = %s\n", s->env, sample, s->section, s->name,
+                    got);
+        config_free(c);
+        config_free(w);
+    }
+    CHECK_INT(env_asked, nenv); /* every variable once, nothing else */
+    CHECK_INT(nenv, sizeof(env_samples) / sizeof(env_samples[0]));
+}
+
+/* The reference has a line per row, the --help text one entry per flag, 79 columns at most. */
+static void test_table_text(void) {
+    size_t n, lines = 0;
+    const struct config_setting *rows = config_settings(&n);
+    char *ref = config_reference(), *help = config_flags_help();
+    for (const char *p = ref; (p = strstr(p, "\n| `")) != NULL; p++)
+        lines++;
+    CHECK_INT(lines + (strncmp(ref, "| `", 3) == 0), n + 2); /* + the two header rows */
+    for (size_t i = 0; i < n; i++) {
+        char cell[96];
+        snprintf(cell, sizeof(cell), "\n| `%s` | ", rows[i].name);
+        CHECK(strstr(ref, cell) != NULL);
+        if (rows[i].flag == NULL)
+            continue;
+        snprintf(cell, sizeof(cell), "--%s %s ", rows[i].flag, rows[i].metavar);
+        CHECK(strstr(help, cell) != NULL);
+        snprintf(cell, sizeof(cell), "flag `--%s` |\n", rows[i].flag);
+        CHECK(strstr(ref, cell) != NULL);
+    }
+    CHECK(strchr(help, '`') == NULL);
+    for (const char *line = help; *line != '\0';) {
+        size_t len = strcspn(line, "\n");
+        CHECK(len <= 79);
+        line += len + (line[len] == '\n');
+    }
+    free(ref);
+    free(help);
 }
 
 /* --- parsers ------------------------------------------------------------------------------ */
@@ -1081,6 +1249,10 @@ int main(void) {
     test_env();
     test_env_mqtt();
     test_validate_settings();
+    test_table_rows();
+    test_table_defaults();
+    test_table_env();
+    test_table_text();
     test_parsers();
     return check_report("config");
 }
