@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,7 +12,10 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "auth.h"
+#include "backend.h"
 #include "client.h"
+#include "defaults.h"
 #include "delivery.h"
 #include "http.h"
 #include "journal.h"
@@ -178,6 +182,73 @@ static void pin_static_routes(struct bridge *b) {
     }
 }
 
+/* Reads a whole small file (a key or a secret). NULL after logging why. */
+static char *read_key_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        log_error("auth: cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = xmalloc(AUTH_KEY_FILE_MAX + 1);
+    *len = fread(buf, 1, AUTH_KEY_FILE_MAX + 1, f);
+    fclose(f);
+    if (*len > AUTH_KEY_FILE_MAX) {
+        log_error("auth: %s is larger than %d bytes", path, AUTH_KEY_FILE_MAX);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The token verifier, when a route has auth = jwt. Returns -1 after logging why. */
+static int start_auth(struct bridge *b) {
+    const struct config *cfg = b->cfg;
+    bool jwt = false;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        jwt |= config_route_auth(cfg, &cfg->routes[i]) == AUTH_JWT;
+    if (!jwt)
+        return 0;
+    const char *alg = config_jwt_algorithm(cfg);
+    char *key = NULL;
+    size_t len = 0;
+    const char *from = "JWT_SECRET";
+    if (alg[0] == 'H' && cfg->jwt_secret != NULL) {
+        key = xstrdup(cfg->jwt_secret);
+        len = strlen(key);
+    } else {
+        from = alg[0] == 'H' ? cfg->jwt_secret_file : cfg->jwt_key_file;
+        if ((key = read_key_file(from, &len)) == NULL)
+            return -1;
+    }
+    /* A token is a header value: no longer than the request's headers may be. */
+    const struct auth_cfg acfg = {alg, cfg->jwt_issuer, cfg->jwt_audience,
+                                  (long long)(cfg->jwt_leeway_ms / 1000), cfg->max_header_size};
+    const char *err = NULL;
+    b->auth = auth_new(&acfg, key, len, &err);
+    memset(key, 0, len);
+    free(key);
+    if (b->auth == NULL) {
+        log_error("auth: %s (%s): %s", from, alg, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Routes anyone may read, on an address others can reach: said once. */
+static void warn_open_routes(const struct bridge *b) {
+    const struct config *cfg = b->cfg;
+    const char *host = cfg->listen_host;
+    bool loopback = host != NULL && (strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+                                     strcmp(host, "localhost") == 0);
+    size_t open = 0;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        open += config_route_auth(cfg, &cfg->routes[i]) == AUTH_NONE;
+    if (!loopback && open > 0)
+        log_warn("auth: %zu route(s) without auth on %s, which other hosts can reach: anyone "
+                 "may read them (README: Authorization)",
+                 open, host && *host ? host : "every address");
+}
+
 int bridge_start(struct bridge *b) {
     struct redis_addr addr;
     const char *err = redis_url_parse(b->cfg->redis_url, &addr);
@@ -189,6 +260,14 @@ int bridge_start(struct bridge *b) {
         log_error("cannot open /dev/null (needed to take sockets over from evhttp)");
         return -1;
     }
+    if (start_auth(b) != 0)
+        return -1;
+    for (size_t i = 0; i < b->cfg->nroutes && b->backend == NULL; i++) {
+        if (config_route_auth(b->cfg, &b->cfg->routes[i]) == AUTH_BACKEND &&
+            (b->backend = backend_new(b)) == NULL)
+            return -1;
+    }
+    warn_open_routes(b);
     b->http = http_new(b);
     if (b->http == NULL)
         return -1;
@@ -256,6 +335,8 @@ void bridge_free(struct bridge *b) {
         return;
     http_free(b->http); /* closes every connection; their close callbacks free the clients */
     b->http = NULL;
+    backend_free(b->backend); /* the requests that waited for it went with their connections */
+    b->backend = NULL;
     while (b->clients) /* clients whose connections were not connected: no close callback */
         client_forget(b->clients);
     /* The journal first: freeing it answers the stream source's pending requests and the
@@ -285,6 +366,7 @@ void bridge_free(struct bridge *b) {
     msg_unref(b->blank_frame);
     msg_unref(b->crlf_frame);
     hub_free(b->hub);
+    auth_free(b->auth);
     free(b->routes);
     free(b);
 }

@@ -134,6 +134,9 @@ static void out_advance(struct client *c, size_t n) {
 
 /* Closes the socket the client owns (nothing while evhttp still has it). */
 static void close_socket(struct client *c) {
+    if (c->expiry != NULL)
+        event_free(c->expiry);
+    c->expiry = NULL;
     if (c->io != NULL)
         event_free(c->io);
     if (c->wev != NULL)
@@ -635,6 +638,21 @@ void client_finish(struct client *c) {
     if (c->chunked)
         out_push_bytes(c, "0\r\n\r\n", 5, 0);
     send_out(c, true); /* closes the connection once all is written */
+}
+
+static void on_expiry(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    client_finish(arg);
+}
+
+void client_end_at(struct client *c, long long epoch_ms) {
+    long long left = epoch_ms - (long long)clock_wall_ms();
+    if (left < 0)
+        left = 0;
+    struct timeval tv = {(time_t)(left / 1000), (suseconds_t)((left % 1000) * 1000)};
+    if (c->expiry == NULL)
+        c->expiry = evtimer_new(c->b->base, on_expiry, c);
+    evtimer_add(c->expiry, &tv);
 }
 
 void client_cut(struct client *c) {

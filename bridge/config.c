@@ -42,12 +42,14 @@ static struct route_cfg *route_add(struct config *cfg, const char *name, const c
     r->rules.data.src = FIELD_PAYLOAD;
     r->retained = true;
     r->binary = BINARY_BASE64;
+    r->auth = AUTH_DEFAULT;
     return r;
 }
 
 static void route_clear(struct route_cfg *r) {
     free(r->name);
     free(r->path);
+    free(r->query);
     free(r->file);
     list_free(r->channels, r->nchannels);
     list_free(r->patterns, r->npatterns);
@@ -256,7 +258,7 @@ static const char *check_log_level(const char *value) {
 static const struct section {
     const char *name, *key_prefix;
     bool list_keys;
-} sections[] = {{"bridge", "", false}, {"mqtt", "mqtt_", true}};
+} sections[] = {{"bridge", "", false}, {"mqtt", "mqtt_", true}, {"auth", "auth_", true}};
 
 #define DURATION_MAX_MS 86400000LL /* 24h: no duration setting takes more */
 #define KIB 1024LL
@@ -285,6 +287,11 @@ static const struct section {
     ROW(sec, key, CONFIG_CUSTOM, field, ctype), .def = dflt, .parse = parse_fn, .clear = clear_fn
 
 static const struct config_choice qos_choices[] = {{"0", 0}, {"1", 1}, {NULL, 0}};
+static const struct config_choice auth_choices[] = {
+    {"none", AUTH_NONE}, {"jwt", AUTH_JWT}, {"backend", AUTH_BACKEND}, {NULL, 0}};
+static const struct config_choice jwt_algorithms[] = {
+    {"HS256", 0}, {"HS384", 1}, {"HS512", 2}, {"RS256", 3}, {"RS384", 4},
+    {"RS512", 5}, {"ES256", 6}, {"ES384", 7}, {"ES512", 8}, {NULL, 0}};
 static const struct config_choice protocol_choices[] = {
     {"5", 5}, {"5.0", 5}, {"3.1.1", 311}, {"311", 311}, {NULL, 0}};
 
@@ -435,6 +442,39 @@ static const struct config_setting settings[] = {
      .doc = "TLS: client key"},
     {COUNT("mqtt", "retained_max", mqtt_retained_max, "100", 0, 100000),
      .doc = "retained messages kept per filter for clients that join later"},
+    /* [auth] */
+    {ENUM("auth", "default", auth_default, "none", auth_choices, "expected none, jwt or backend"),
+     .doc = "`none`, `jwt` or `backend`: the auth of routes that do not say (the built-in "
+            "ones too)"},
+    {ENUM("auth", "jwt_algorithm", jwt_algorithm_id, "HS256", jwt_algorithms,
+          "expected HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384 or ES512"),
+     .doc = "the one algorithm tokens are signed with (a token naming another, `none` "
+            "included, is refused)"},
+    {STRING("auth", "jwt_secret_file", jwt_secret_file, NULL, check_nonempty),
+     .doc = "HS*: a file holding the secret (at least as many bytes as the hash: 32 for "
+            "HS256; a final newline is dropped); the environment's `JWT_SECRET` overrides "
+            "it"},
+    {STRING("auth", "jwt_key_file", jwt_key_file, NULL, check_nonempty),
+     .doc = "RS*/ES*: a PEM public key, a JWK or a JWKS file (keys chosen by `kid`)"},
+    {STRING("auth", "jwt_issuer", jwt_issuer, NULL, check_nonempty),
+     .doc = "when set, `iss` must equal it"},
+    {STRING("auth", "jwt_audience", jwt_audience, NULL, check_nonempty),
+     .doc = "when set, `aud` must equal it or list it"},
+    {STRING("auth", "jwt_cookie", jwt_cookie, NULL, check_nonempty),
+     .doc = "a cookie to read the token from (after `Authorization: Bearer`)"},
+    {BOOL("auth", "jwt_query", jwt_query, "false"),
+     .doc = "also read `?access_token=` (for cross-site pages; never logged)"},
+    {DURATION("auth", "jwt_leeway", jwt_leeway_ms, "30s", 0, 3600000),
+     .doc = "clock skew allowed for `exp`, `nbf` and `iat`"},
+    {STRING("auth", "backend_url", backend_url, NULL, check_nonempty),
+     .doc = "`auth = backend`: the URL the bridge asks (GET, any 2xx allows)"},
+    {DURATION("auth", "backend_timeout", backend_timeout_ms, "1s", 10, 60000),
+     .doc = "no answer within it is `503` (fail closed)"},
+    {STRING("auth", "backend_forward", backend_forward, "Cookie, Authorization", NULL),
+     .doc = "request headers passed to the backend"},
+    {DURATION("auth", "backend_cache", backend_cache_ms, "5s", 0, 3600000),
+     .doc = "how long a decision is reused for the same forwarded headers and channels; `0` "
+            "never"},
 };
 // clang-format on
 
@@ -547,6 +587,7 @@ void config_free(struct config *cfg) {
         else if (settings[i].type == CONFIG_CUSTOM)
             settings[i].clear(cfg);
     }
+    free(cfg->jwt_secret);
     routes_clear(cfg);
     free(cfg);
 }
@@ -728,11 +769,21 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
             return "a route has one path";
         if (value[0] != '/')
             return "a path starts with /";
-        if (strpbrk(value, "?#% ") != NULL)
-            return "a path template holds no '?', '#', '%' or space";
-        if ((err = route_template_check(value)) != NULL || (err = route_path_check(value)) != NULL)
+        const char *q = strchr(value, '?');
+        char *path = xstrdup(value);
+        path[q ? (size_t)(q - value) : strlen(value)] = '\0';
+        if (strpbrk(path, "#% ") != NULL || (q != NULL && strpbrk(q + 1, "?#% ") != NULL))
+            err = "a path template holds no '#', '%' or space (and one '?' before its query)";
+        else if ((err = route_template_check(path)) == NULL &&
+                 (err = route_path_check(path)) == NULL && q != NULL &&
+                 (err = route_template_check(q + 1)) == NULL)
+            err = route_query_check(q + 1, path);
+        if (err != NULL) {
+            free(path);
             return err;
-        r->path = xstrdup(value);
+        }
+        r->path = path;
+        r->query = q ? xstrdup(q + 1) : NULL;
         return NULL;
     }
     if (!strcmp(key, "channel") || !strcmp(key, "pattern") || !strcmp(key, "topic") ||
@@ -771,6 +822,17 @@ static const char *route_set(struct route_cfg *r, const char *key, const char *v
         return parse_bool(value, &r->publish);
     if (!strcmp(key, "retained"))
         return parse_bool(value, &r->retained);
+    if (!strcmp(key, "auth")) {
+        if (!strcmp(value, "none"))
+            r->auth = AUTH_NONE;
+        else if (!strcmp(value, "jwt"))
+            r->auth = AUTH_JWT;
+        else if (!strcmp(value, "backend"))
+            r->auth = AUTH_BACKEND;
+        else
+            return "expected none, jwt or backend";
+        return NULL;
+    }
     if (!strcmp(key, "binary")) {
         if (!strcmp(value, "base64"))
             r->binary = BINARY_BASE64;
@@ -987,6 +1049,13 @@ int config_apply_env(struct config *cfg, const char *(*getenv_fn)(const char *),
 
 static const char *reserved_paths[] = {"/healthz", "/metrics"};
 
+/* Whether every placeholder of tmpl is a parameter of the route's path or query. */
+static bool params_in_route(const char *tmpl, const struct route_cfg *r) {
+    char full[CONFIG_MAX_LINE * 2 + 2];
+    snprintf(full, sizeof(full), "%s?%s", r->path, r->query ? r->query : "");
+    return route_template_params_in(tmpl, full);
+}
+
 static int validate_route(const struct config *cfg, size_t index, void (*errors)(const char *)) {
     const struct route_cfg *r = &cfg->routes[index];
     char line[768];
@@ -1025,7 +1094,7 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
                     "and payload, not MQTT user properties, so a replay could not translate "
                     "the same way; remove the property rule (or the journal)");
     for (size_t i = 0; i < r->nmqtt_topics; i++) {
-        if (!route_template_params_in(r->mqtt_topics[i], r->path))
+        if (!params_in_route(r->mqtt_topics[i], r))
             ROUTE_ERROR("mqtt_topic %s uses a parameter that the path does not have",
                         r->mqtt_topics[i]);
     }
@@ -1046,21 +1115,21 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
                     "stream entry ids the bridge sends as SSE ids, so they cannot come from the "
                     "message; remove the id rule (or the journal)");
     for (size_t i = 0; i < r->nstreams; i++) {
-        if (!route_template_params_in(r->streams[i], r->path))
+        if (!params_in_route(r->streams[i], r))
             ROUTE_ERROR("stream %s uses a parameter that the path does not have", r->streams[i]);
     }
     for (size_t i = 0; i < r->nchannels; i++) {
-        if (!route_template_params_in(r->channels[i], r->path))
+        if (!params_in_route(r->channels[i], r))
             ROUTE_ERROR("channel %s uses a parameter that the path does not have", r->channels[i]);
     }
     for (size_t i = 0; i < r->npatterns; i++) {
-        if (!route_template_params_in(r->patterns[i], r->path))
+        if (!params_in_route(r->patterns[i], r))
             ROUTE_ERROR("pattern %s uses a parameter that the path does not have", r->patterns[i]);
     }
     if (r->publish && (r->nchannels == 0 || r->npatterns + r->nstreams + r->nmqtt_topics > 0))
         ROUTE_ERROR("publish = true needs channels and nothing else (POST publishes the body to "
                     "them)");
-    if (r->pinned && route_template_has_params(r->path))
+    if (r->pinned && (route_template_has_params(r->path) || r->query != NULL))
         ROUTE_ERROR("static = true needs a path without parameters (the channels are fixed)");
     if (r->pinned && r->ntopics > 0)
         ROUTE_ERROR("static = true cannot be combined with topic (clients choose topics)");
@@ -1098,6 +1167,18 @@ bool config_uses_mqtt(const struct config *cfg) {
 
 bool route_is_journalled(const struct route_cfg *r) {
     return r->nstreams > 0 || r->journal > 0 || r->journal_age_ms > 0;
+}
+
+enum auth_mode config_route_auth(const struct config *cfg, const struct route_cfg *r) {
+    return r->auth == AUTH_DEFAULT ? (enum auth_mode)cfg->auth_default : (enum auth_mode)r->auth;
+}
+
+const char *config_jwt_algorithm(const struct config *cfg) {
+    for (const struct config_choice *c = jwt_algorithms; c->name != NULL; c++) {
+        if (c->value == cfg->jwt_algorithm_id)
+            return c->name;
+    }
+    return "HS256";
 }
 
 /* Derived defaults: route settings that follow from other settings, so they can only be
@@ -1143,6 +1224,24 @@ int config_validate(struct config *cfg, void (*errors)(const char *line)) {
     }
     if (cfg->backoff_min_ms == 0 || cfg->backoff_min_ms > cfg->backoff_max_ms) {
         errors("backoff_min must be above 0 and at most backoff_max");
+        n++;
+    }
+    bool jwt = false, backend = false;
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        jwt |= config_route_auth(cfg, &cfg->routes[i]) == AUTH_JWT;
+        backend |= config_route_auth(cfg, &cfg->routes[i]) == AUTH_BACKEND;
+    }
+    bool hmac = config_jwt_algorithm(cfg)[0] == 'H';
+    if (jwt && hmac && cfg->jwt_secret_file == NULL && cfg->jwt_secret == NULL) {
+        errors("[auth] jwt routes with an HS* algorithm need jwt_secret_file (or JWT_SECRET)");
+        n++;
+    }
+    if (jwt && !hmac && cfg->jwt_key_file == NULL) {
+        errors("[auth] jwt routes with an RS*/ES* algorithm need jwt_key_file");
+        n++;
+    }
+    if (backend && cfg->backend_url == NULL) {
+        errors("[auth] backend routes need backend_url");
         n++;
     }
     return n;

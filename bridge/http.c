@@ -20,7 +20,9 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
 
+#include "backend.h"
 #include "client.h"
+#include "clock.h"
 #include "delivery.h"
 #include "log.h"
 #include "publish.h"
@@ -128,7 +130,7 @@ static void reply_metrics(struct http *h, struct evhttp_request *req) {
     struct metrics_gauges g = {
         b->nclients, h->listener ? listener_pending(h->listener) : 0, hub_topic_count(b->hub),
         all_up(b),   b->journal ? journal_degraded(b->journal) : -1,  upstream_up(b, "mqtt")};
-    char text[4096];
+    char text[16384];
     size_t n = metrics_render(&b->metrics, &g, text, sizeof(text));
     struct evbuffer *body = evbuffer_new();
     evbuffer_add(body, text, n);
@@ -243,6 +245,11 @@ static void open_stream(struct http *h, struct evhttp_request *req,
     /* A copy: client_open frees the request's headers, which the id may point into. */
     char *from = d->last_event_id ? xstrdup(d->last_event_id) : NULL;
     struct client *c = client_open(b, req, r);
+    /* A stream ends when its token does (within the leeway that let it in): a plain end, so
+     * that EventSource comes back, with a fresh cookie if the page has one, and resumes. */
+    long long leeway = d->auth == REQ_AUTH_ALLOWED ? b->cfg->jwt_leeway_ms / 1000 * 1000 : 0;
+    if (c != NULL && d->expires_at_ms > 0)
+        client_end_at(c, d->expires_at_ms + leeway);
     for (size_t i = 0; c != NULL && i < d->ntopics; i++)
         client_subscribe(c, d->topics[i].kind, d->topics[i].name);
     /* Retained MQTT values go to clients that replay nothing: new ones, or any on a route
@@ -251,6 +258,38 @@ static void open_stream(struct http *h, struct evhttp_request *req,
         (from == NULL || !route_is_journalled(r->cfg)))
         delivery_send_retained(b, c);
     free(from);
+}
+
+/* Counts what authorization said, and logs a refusal: why, never the token (nor the query,
+ * which may hold one). */
+static void count_auth(struct http *h, struct evhttp_request *req, const struct request_decision *d,
+                       const char *path) {
+    struct metrics *m = &h->b->metrics;
+    const char *peer = "?";
+    ev_uint16_t port = 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon != NULL)
+        evhttp_connection_get_peer(evcon, (char **)&peer, &port);
+    switch (d->auth) {
+    case REQ_AUTH_OPEN:
+    case REQ_AUTH_BACKEND:
+        break;
+    case REQ_AUTH_ALLOWED:
+        m->auth_allowed++;
+        break;
+    case REQ_AUTH_MISSING:
+        m->auth_missing++;
+        log_debug("auth: 401 for %s from %s: no token", path, peer);
+        break;
+    case REQ_AUTH_INVALID:
+        m->auth_invalid++;
+        log_info("auth: 401 for %s from %s: %s", path, peer, d->auth_why);
+        break;
+    case REQ_AUTH_FORBIDDEN:
+        m->auth_forbidden++;
+        log_info("auth: 403 for %s from %s: %s", path, peer, d->auth_why);
+        break;
+    }
 }
 
 /* Carries out what request_decide decided. */
@@ -265,6 +304,8 @@ static void act(struct http *h, struct evhttp_request *req, const char *path,
     case ACT_REFUSE:
         if (d->retry_after)
             evhttp_add_header(out, "Retry-After", "5");
+        if (d->www_authenticate)
+            evhttp_add_header(out, "WWW-Authenticate", d->www_authenticate);
         b->metrics.clients_rejected += d->rejected;
         reply_text(h, req, d->status, request_status_phrase(d->status), d->reason);
         break;
@@ -284,7 +325,8 @@ static void act(struct http *h, struct evhttp_request *req, const char *path,
         if (d->cors == CORS_ALLOWED) {
             evhttp_add_header(out, "Access-Control-Allow-Methods", d->allow);
             evhttp_add_header(out, "Access-Control-Allow-Headers",
-                              "Last-Event-ID, Cache-Control, Accept, Content-Type");
+                              "Authorization, Last-Event-ID, Cache-Control, Accept, "
+                              "Content-Type");
             evhttp_add_header(out, "Access-Control-Max-Age", "600");
         }
         evhttp_send_reply(req, 204, "No Content", NULL);
@@ -302,6 +344,138 @@ static void act(struct http *h, struct evhttp_request *req, const char *path,
     }
 }
 
+/* ---- auth = backend: the decision waits for the backend's answer ---- */
+
+struct pending {
+    struct http *h;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    char *path, *last_event_id;
+    struct request_decision d; /* owns its topics */
+    void *check;
+    bool in_check, answered;
+};
+
+static void pending_free(struct pending *pc) {
+    request_decision_clear(&pc->d);
+    free(pc->path);
+    free(pc->last_event_id);
+    free(pc);
+}
+
+/* The client left while the backend was asked. On EOF evhttp detaches the unanswered
+ * request from its connection and leaves it to us (see client.c's on_close); one still
+ * attached goes with the connection. */
+static void on_pending_close(struct evhttp_connection *evcon, void *arg) {
+    struct pending *pc = arg;
+    (void)evcon;
+    backend_cancel(pc->check);
+    if (evhttp_request_get_connection(pc->req) == NULL)
+        evhttp_request_free(pc->req);
+    pending_free(pc);
+}
+
+static void on_backend(void *arg, const struct backend_answer *a) {
+    struct pending *pc = arg;
+    struct http *h = pc->h;
+    evhttp_connection_set_closecb(pc->evcon, NULL, NULL);
+    if (a->status == 200) {
+        pc->d.expires_at_ms = a->expires_at_ms;
+        pc->d.last_event_id = pc->last_event_id;
+        act(h, pc->req, pc->path, &pc->d);
+    } else {
+        struct evkeyvalq *out = evhttp_request_get_output_headers(pc->req);
+        if (a->www_authenticate != NULL)
+            evhttp_add_header(out, "WWW-Authenticate", a->www_authenticate);
+        if (a->status == 503)
+            evhttp_add_header(out, "Retry-After", "5");
+        log_info("auth: %d for %s: %s", a->status, pc->path, a->reason);
+        reply_text(h, pc->req, a->status,
+                   a->status == 503   ? "Service Unavailable"
+                   : a->status == 401 ? "Unauthorized"
+                                      : "Forbidden",
+                   a->reason);
+    }
+    pc->answered = true;
+    if (!pc->in_check)
+        pending_free(pc);
+}
+
+/* The names the backend is told of (X-SSE-Channels): what the request would subscribe to,
+ * or publish on. */
+static char *channels_of(const struct bridge *b, const struct request_decision *d) {
+    const struct route_cfg *rc = b->routes[d->route].cfg;
+    size_t n = d->action == ACT_PUBLISH ? rc->nchannels : d->ntopics;
+    char *out = xcalloc(n + 1, PARAM_MAX_LEN * 4 + 1);
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        char name[PARAM_MAX_LEN * 4];
+        if (d->action == ACT_PUBLISH) {
+            if (route_expand(rc->channels[i], &d->params, name, sizeof(name)) < 0)
+                continue;
+        } else {
+            snprintf(name, sizeof(name), "%s", d->topics[i].name);
+        }
+        len += (size_t)sprintf(out + len, "%s%s", len ? "," : "", name);
+    }
+    return out;
+}
+
+static void ask_backend(struct http *h, struct evhttp_request *req, char *path,
+                        struct request_decision *d) {
+    struct bridge *b = h->b;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct pending *pc = xcalloc(1, sizeof(*pc));
+    pc->h = h;
+    pc->req = req;
+    pc->evcon = evhttp_request_get_connection(req);
+    pc->path = path;
+    pc->last_event_id = d->last_event_id ? xstrdup(d->last_event_id) : NULL;
+    pc->d = *d;
+    d->topics = NULL; /* moved */
+    d->ntopics = 0;
+    char *channels = channels_of(b, &pc->d);
+    char *peer = NULL, xff[512];
+    ev_uint16_t port = 0;
+    evhttp_connection_get_peer(pc->evcon, &peer, &port);
+    const char *prior = evhttp_find_header(in, "X-Forwarded-For");
+    snprintf(xff, sizeof(xff), "%s%s%s", prior ? prior : "", prior ? ", " : "", peer ? peer : "");
+    /* backend_forward: the request's headers of those names, first of each. */
+    const char *fwd[2 * BACKEND_FORWARD_MAX];
+    char names[256];
+    size_t nfwd = 0;
+    snprintf(names, sizeof(names), "%s", b->cfg->backend_forward ? b->cfg->backend_forward : "");
+    for (char *save = NULL, *name = strtok_r(names, ", ", &save);
+         name != NULL && nfwd < BACKEND_FORWARD_MAX; name = strtok_r(NULL, ", ", &save)) {
+        const char *v = evhttp_find_header(in, name);
+        if (v != NULL) {
+            fwd[2 * nfwd] = name;
+            fwd[2 * nfwd + 1] = v;
+            nfwd++;
+        }
+    }
+    const struct backend_query q = {
+        .uri = evhttp_request_get_uri(req),
+        .method = pc->d.action == ACT_PUBLISH ? "POST"
+                  : pc->d.action == ACT_HEAD  ? "HEAD"
+                                              : "GET",
+        .channels = channels,
+        .last_event_id = pc->last_event_id,
+        .forwarded_for = xff,
+        .headers = fwd,
+        .nheaders = nfwd,
+    };
+    evhttp_connection_set_closecb(pc->evcon, on_pending_close, pc);
+    pc->in_check = true;
+    void *check = backend_check(b->backend, &q, on_backend, pc);
+    pc->in_check = false;
+    free(channels);
+    if (pc->answered)
+        pending_free(pc);
+    else
+        pc->check = check;
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     struct http *h = arg;
     struct bridge *b = h->b;
@@ -317,6 +491,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
         .body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req)),
         .draining = b->state != BRIDGE_RUNNING,
         .open_streams = b->nclients,
+        .now_s = (long long)(clock_wall_ms() / 1000),
     };
     char *path = NULL;
     if (r.raw_path != NULL && r.uri_len <= b->cfg->max_uri_size)
@@ -330,8 +505,16 @@ static void on_request(struct evhttp_request *req, void *arg) {
     r.query_pairs = qp;
     r.headers = hp;
     struct request_decision d;
-    request_decide(b->cfg, &r, &d);
-    act(h, req, path, &d);
+    request_decide(b->cfg, b->auth, &r, &d);
+    count_auth(h, req, &d, path);
+    bool asks = d.auth == REQ_AUTH_BACKEND && b->backend != NULL &&
+                (d.action == ACT_STREAM || d.action == ACT_HEAD || d.action == ACT_PUBLISH);
+    if (asks) {
+        ask_backend(h, req, path, &d); /* takes path */
+        path = NULL;
+    } else {
+        act(h, req, path, &d);
+    }
     request_decision_clear(&d);
     free(qp);
     free(hp);

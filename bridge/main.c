@@ -159,6 +159,10 @@ int main(int argc, char **argv) {
             errors++;
         }
     }
+    /* The HMAC secret itself, never a setting of a file or a flag (README: Authorization). */
+    const char *secret = getenv("JWT_SECRET");
+    if (secret != NULL && *secret != '\0')
+        cfg->jwt_secret = xstrdup(secret);
     errors += config_validate(cfg, print_error);
     struct redis_addr addr;
     const char *url_err = redis_url_parse(cfg->redis_url, &addr);

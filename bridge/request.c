@@ -12,6 +12,8 @@ const char *request_status_phrase(int status) {
     switch (status) {
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 403:
         return "Forbidden";
     case 404:
@@ -49,6 +51,16 @@ static const char *header(const struct request *req, const char *name) {
 static const char *query_param(const struct request *req, const char *name) {
     for (size_t i = 0; i < req->nquery; i++) {
         if (strcasecmp(req->query_pairs[i].key, name) == 0)
+            return req->query_pairs[i].value;
+    }
+    return NULL;
+}
+
+/* A query parameter's decoded value by exact key (route query templates). */
+static const char *query_value(void *arg, const char *key) {
+    const struct request *req = arg;
+    for (size_t i = 0; i < req->nquery; i++) {
+        if (strcmp(req->query_pairs[i].key, key) == 0)
             return req->query_pairs[i].value;
     }
     return NULL;
@@ -219,7 +231,105 @@ static const char *collect_topics(const struct config *cfg, const struct request
     return NULL;
 }
 
-void request_decide(const struct config *cfg, const struct request *req,
+/* The token of a request: Authorization: Bearer, then the cookie, then ?access_token= when
+ * allowed. NULL when there is none. */
+static const char *token_of(const struct config *cfg, const struct request *req, size_t *len) {
+    const char *h = header(req, "Authorization");
+    if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+        h += 7;
+        h += strspn(h, " ");
+        *len = strcspn(h, " ");
+        if (*len > 0)
+            return h;
+    }
+    for (size_t i = 0; cfg->jwt_cookie != NULL && i < req->nheaders; i++) {
+        if (strcasecmp(req->headers[i].key, "Cookie") != 0)
+            continue;
+        /* name=value pairs separated by ';' (RFC 6265 section 4.2.1). */
+        size_t n = strlen(cfg->jwt_cookie);
+        for (const char *c = req->headers[i].value; *c;) {
+            c += strspn(c, " ;");
+            size_t pair = strcspn(c, ";");
+            if (pair > n && strncmp(c, cfg->jwt_cookie, n) == 0 && c[n] == '=') {
+                *len = pair - n - 1;
+                while (*len > 0 && c[n + *len] == ' ')
+                    (*len)--;
+                if (*len > 0)
+                    return c + n + 1;
+            }
+            c += pair;
+        }
+    }
+    const char *q = cfg->jwt_query ? query_param(req, "access_token") : NULL;
+    if (q != NULL && *q != '\0') {
+        *len = strlen(q);
+        return q;
+    }
+    return NULL;
+}
+
+/* Whether the token grants every name the request would subscribe to (or publish on). */
+static bool granted(const struct config *cfg, const struct auth_grant *g, bool publishing,
+                    struct request_decision *d) {
+    if (!publishing) {
+        for (size_t i = 0; i < d->ntopics; i++) {
+            if (!auth_grant_allows(g, false, d->topics[i].name))
+                return false;
+        }
+        return true;
+    }
+    const struct route_cfg *rc = &cfg->routes[d->route];
+    char name[PARAM_MAX_LEN * 4];
+    for (size_t i = 0; i < rc->nchannels; i++) {
+        if (route_expand(rc->channels[i], &d->params, name, sizeof(name)) < 0 ||
+            !auth_grant_allows(g, true, name))
+            return false;
+    }
+    return true;
+}
+
+/* Authorization of a request to the decided route: true to go on, false when refused. */
+static bool authorize(const struct config *cfg, const struct auth *auth, const struct request *req,
+                      bool publishing, struct request_decision *d) {
+    enum auth_mode mode = config_route_auth(cfg, &cfg->routes[d->route]);
+    if (mode == AUTH_NONE)
+        return true;
+    if (mode == AUTH_BACKEND) {
+        d->auth = REQ_AUTH_BACKEND;
+        return true;
+    }
+    size_t len = 0;
+    const char *tok = token_of(cfg, req, &len);
+    if (tok == NULL) {
+        d->auth = REQ_AUTH_MISSING;
+        d->www_authenticate = "Bearer";
+        refuse(d, 401, "a token is needed");
+        return false;
+    }
+    struct auth_grant g;
+    const char *why = auth ? auth_verify(auth, tok, len, req->now_s, &g) : "no verifier";
+    if (why != NULL) {
+        d->auth = REQ_AUTH_INVALID;
+        d->auth_why = why;
+        d->www_authenticate = "Bearer error=\"invalid_token\"";
+        refuse(d, 401, "invalid token");
+        return false;
+    }
+    bool ok = granted(cfg, &g, publishing, d);
+    d->expires_at_ms = g.exp * 1000;
+    auth_grant_clear(&g);
+    if (!ok) {
+        d->auth = REQ_AUTH_FORBIDDEN;
+        d->auth_why = publishing ? "no publish grant for a channel" : "no grant for a topic";
+        d->www_authenticate = "Bearer error=\"insufficient_scope\"";
+        refuse(d, 403, "the token does not grant this");
+        return false;
+    }
+    d->auth = REQ_AUTH_ALLOWED;
+    return true;
+}
+
+void request_decide(const struct config *cfg, const struct auth *auth, const struct request *req,
                     struct request_decision *d) {
     memset(d, 0, sizeof(*d));
     if (req->uri_len > cfg->max_uri_size) {
@@ -275,6 +385,20 @@ void request_decide(const struct config *cfg, const struct request *req,
         return;
     }
     const struct route_cfg *rc = &cfg->routes[d->route];
+    if (rc->query != NULL) {
+        static char missing[32 + 40]; /* the reason names the key: single-threaded */
+        char key[32];
+        enum route_match_result m =
+            route_match_query(rc->query, query_value, (void *)req, &d->params, key, sizeof(key));
+        if (m != ROUTE_MATCH) {
+            snprintf(missing, sizeof(missing), "missing query parameter %s", key);
+            refuse(d, 400,
+                   m == ROUTE_BAD_PARAM
+                       ? "invalid query parameter (names are [A-Za-z0-9_.:-], no '..')"
+                       : missing);
+            return;
+        }
+    }
     const char *allow = rc->publish ? "GET, HEAD, OPTIONS, POST" : "GET, HEAD, OPTIONS";
     if (req->method != REQ_OPTIONS && !is_get && !publishing) {
         d->allow = allow;
@@ -291,12 +415,17 @@ void request_decide(const struct config *cfg, const struct request *req,
         return;
     }
     if (publishing) {
-        d->action = ACT_PUBLISH;
+        if (authorize(cfg, auth, req, true, d))
+            d->action = ACT_PUBLISH;
         return;
     }
     if ((err = collect_topics(cfg, req, d)) != NULL) {
         request_decision_clear(d);
         refuse(d, 400, err);
+        return;
+    }
+    if (!authorize(cfg, auth, req, false, d)) {
+        request_decision_clear(d);
         return;
     }
     if (req->draining || req->open_streams >= cfg->max_clients) {

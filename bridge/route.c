@@ -1,5 +1,6 @@
 #include "route.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static bool name_char(char c) {
@@ -255,4 +256,70 @@ const char *route_mqtt_filter_check(const char *tmpl) {
             return "# is the last level of a topic filter";
         level += len + 1;
     }
+}
+
+/* The query parameters a client must not name in a query template: the bridge reads them. */
+static const char *const reserved_query[] = {"topic", "access_token", "lastEventID", "lastEventId",
+                                             "last_event_id"};
+
+const char *route_query_check(const char *query, const char *path) {
+    size_t count = 0;
+    for (const char *p = path; (p = strchr(p, '{')) != NULL; p++)
+        count++;
+    for (const char *pair = query;;) {
+        size_t len = strcspn(pair, "&");
+        const char *eq = memchr(pair, '=', len);
+        size_t klen = eq ? (size_t)(eq - pair) : 0;
+        const char *name = NULL;
+        size_t nlen = 0;
+        if (eq == NULL || klen == 0 || klen > 31 ||
+            placeholder(eq + 1, &name, &nlen) != len - klen - 1)
+            return "a query template is key={name} pairs joined by &, e.g. ?appId={appId}";
+        for (size_t i = 0; i < klen; i++) {
+            if (!name_char(pair[i]))
+                return "a query key is made of [A-Za-z0-9_.:-]";
+        }
+        for (size_t i = 0; i < sizeof(reserved_query) / sizeof(reserved_query[0]); i++) {
+            if (strlen(reserved_query[i]) == klen && strncmp(pair, reserved_query[i], klen) == 0)
+                return "topic, access_token and the Last-Event-ID spellings are the bridge's own "
+                       "query parameters";
+        }
+        if (template_has(path, name, nlen) || template_count(query, name, nlen) > 1)
+            return "a placeholder name is used twice";
+        if (++count > ROUTE_MAX_PARAMS)
+            return "too many placeholders";
+        if (pair[len] == '\0')
+            return NULL;
+        pair += len + 1;
+    }
+}
+
+enum route_match_result route_match_query(const char *query,
+                                          const char *(*get)(void *arg, const char *key), void *arg,
+                                          struct route_params *out, char *missing, size_t cap) {
+    for (const char *pair = query; *pair;) {
+        size_t len = strcspn(pair, "&");
+        const char *eq = memchr(pair, '=', len);
+        const char *name = NULL;
+        size_t nlen = 0;
+        if (eq == NULL || placeholder(eq + 1, &name, &nlen) == 0 || out->n >= ROUTE_MAX_PARAMS)
+            return ROUTE_BAD_PARAM; /* cannot happen: route_query_check passed */
+        char key[32];
+        size_t klen = (size_t)(eq - pair) < sizeof(key) ? (size_t)(eq - pair) : sizeof(key) - 1;
+        memcpy(key, pair, klen);
+        key[klen] = '\0';
+        const char *v = get(arg, key);
+        if (v == NULL || *v == '\0') {
+            snprintf(missing, cap, "%s", key);
+            return ROUTE_NO_MATCH;
+        }
+        if (!route_name_valid(v, strlen(v)))
+            return ROUTE_BAD_PARAM;
+        memcpy(out->p[out->n].name, name, nlen);
+        out->p[out->n].name[nlen] = '\0';
+        snprintf(out->p[out->n].value, sizeof(out->p[out->n].value), "%s", v);
+        out->n++;
+        pair += len + (pair[len] == '&');
+    }
+    return ROUTE_MATCH;
 }

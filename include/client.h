@@ -55,6 +55,7 @@ struct client {
     bool dirty; /* in the bridge's list of clients to flush at the end of the turn */
     struct client *dirty_prev, *dirty_next;
     unsigned long long last_message; /* the message_seq it was last sent (client_send_once) */
+    struct event *expiry; /* ends the stream when its token does (client_end_at); or NULL */
     void (*on_drain)(struct client *c, void *arg); /* once, when pending <= drain_below */
     void *drain_arg;
     size_t drain_below;
@@ -92,6 +93,8 @@ int client_send_once(struct client *c, struct msg *m, unsigned long long seq);
 void client_on_drain(struct client *c, size_t below, void (*fn)(struct client *c, void *arg),
                      void *arg);
 void client_finish(struct client *c);
+/* Ends the stream (client_finish) at `epoch_ms`, wall-clock milliseconds. */
+void client_end_at(struct client *c, long long epoch_ms);
 void client_cut(struct client *c);
 /* Sends every client's queued frames (the bridge's flush event, once per loop turn). */
 void client_flush_all(struct bridge *b);

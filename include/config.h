@@ -16,10 +16,13 @@
 
 /* SSE carries UTF-8 text only: what a route does with a payload that is not. */
 enum binary_policy { BINARY_BASE64, BINARY_REJECT };
+/* Who may open a route's streams or publish on it (see auth.h). */
+enum auth_mode { AUTH_DEFAULT = -1, AUTH_NONE, AUTH_JWT, AUTH_BACKEND };
 
 struct route_cfg {
     char *name;
     char *path;      /* path template, e.g. /events/orders/{customer} */
+    char *query;     /* its query part (appId={appId}&page={page}), or NULL */
     char **channels; /* channel templates (SUBSCRIBE) */
     size_t nchannels;
     char **patterns; /* pattern templates (PSUBSCRIBE) */
@@ -40,6 +43,7 @@ struct route_cfg {
     bool publish;                      /* POST publishes the body to the route's channels */
     bool retained; /* MQTT: a new client gets the retained messages first (default on) */
     enum binary_policy binary; /* payloads that are not UTF-8: base64 (default) or reject */
+    int auth;                  /* enum auth_mode; AUTH_DEFAULT: [auth] default */
     struct translate_rules rules;
     char *file; /* where the route was defined, for messages */
     int line;
@@ -93,6 +97,17 @@ struct config {
     int mqtt_protocol; /* 5 or 311 */
     char *mqtt_ca_file, *mqtt_cert_file, *mqtt_key_file;
     size_t mqtt_retained_max;
+    /* Authorization ([auth] section). */
+    int auth_default; /* enum auth_mode, for routes that do not say */
+    int jwt_algorithm_id;
+    char *jwt_secret_file, *jwt_key_file, *jwt_issuer, *jwt_audience, *jwt_cookie;
+    char *jwt_secret; /* the environment's JWT_SECRET (main.c): overrides jwt_secret_file */
+    bool jwt_query;
+    unsigned jwt_leeway_ms;
+    char *backend_url;
+    unsigned backend_timeout_ms;
+    char *backend_forward; /* header names, comma or space separated */
+    unsigned backend_cache_ms;
     struct route_cfg *routes;
     size_t nroutes;
     bool default_routes; /* no [route] in the config: the two built-in routes */
@@ -173,6 +188,10 @@ char *config_flags_help(void);
 
 /* Whether clients of this route get journal/stream ids and replay. */
 bool route_is_journalled(const struct route_cfg *r);
+/* The route's auth mode, with [auth] default applied. */
+enum auth_mode config_route_auth(const struct config *cfg, const struct route_cfg *r);
+/* The name of a jwt_algorithm_id ("HS256", ...). */
+const char *config_jwt_algorithm(const struct config *cfg);
 bool route_is_stream(const struct route_cfg *r);      /* reads at least one stream */
 bool route_is_stream_only(const struct route_cfg *r); /* reads streams and nothing else */
 bool route_is_mqtt(const struct route_cfg *r);

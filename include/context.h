@@ -41,6 +41,8 @@ struct bridge {
     struct publish *publish; /* NULL when no route publishes */
     struct journal *journal; /* NULL when no route is journalled */
     struct replay *replay;   /* with the journal */
+    struct auth *auth;       /* verifies tokens; NULL when no route has auth = jwt */
+    struct backend *backend; /* asks backend_url; NULL when no route has auth = backend */
     struct metrics metrics;  /* counters: each module adds to its own */
     struct frame_opts names; /* close and gap event names, for frame_build */
     enum bridge_state state;

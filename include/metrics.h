@@ -25,6 +25,13 @@ struct metrics {
     unsigned long long published;             /* POSTs of publish routes handed to Redis */
     unsigned long long publish_failed;        /* ... that Redis refused or lost */
     unsigned long long journal_write_errors;  /* XADDs Redis refused (OOM, read-only, ...) */
+    unsigned long long auth_allowed;          /* requests to auth routes let in by a token */
+    unsigned long long auth_missing;          /* 401: no token */
+    unsigned long long auth_invalid;          /* 401: a bad, expired or unverifiable token */
+    unsigned long long auth_forbidden;        /* 403: a valid token without the grant */
+    unsigned long long auth_backend_allowed;  /* backend checks (or cached decisions) allowing */
+    unsigned long long auth_backend_denied;   /* ... answering 401 or 403 */
+    unsigned long long auth_backend_failed;   /* ... timing out, down, another status: 503 */
 };
 
 struct metrics_gauges {

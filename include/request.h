@@ -1,7 +1,9 @@
 /* What to do with one HTTP request, decided from the request and the configuration alone:
  * limits and HTTP conformance, the endpoint or route and its parameters, the method, CORS,
  * the topics a stream asks for (each checked against the route), admission, and the client's
- * position (Last-Event-ID). Pure: http.c turns evhttp's request into a struct request, calls
+ * position (Last-Event-ID), and authorization (a token from the Authorization header, a
+ * cookie or the query, checked against what the request would subscribe to or publish on).
+ * Pure: http.c turns evhttp's request into a struct request, calls
  * request_decide, and carries the decision out; a fuzz driver calls it directly.
  *
  * Ownership: a decision points into the request and the configuration (reason strings are
@@ -12,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth.h"
 #include "config.h"
 #include "hub.h"
 #include "route.h"
@@ -39,6 +42,7 @@ struct request {
     /* What the bridge is doing now (admission). */
     bool draining;
     size_t open_streams;
+    long long now_s; /* seconds since the epoch (token expiry) */
 };
 
 enum request_action {
@@ -53,6 +57,16 @@ enum request_action {
 };
 
 enum request_cors { CORS_NONE, CORS_ALLOWED };
+
+/* What authorization said of a request to a route with auth (counted in /metrics). */
+enum request_auth {
+    REQ_AUTH_OPEN,      /* the route has no auth */
+    REQ_AUTH_ALLOWED,   /* a token that grants it */
+    REQ_AUTH_MISSING,   /* 401: no token */
+    REQ_AUTH_INVALID,   /* 401: a bad, expired or unverifiable token */
+    REQ_AUTH_FORBIDDEN, /* 403: a valid token without the grant */
+    REQ_AUTH_BACKEND,   /* the backend decides (auth = backend): ask it before acting */
+};
 
 struct request_topic {
     enum topic_kind kind;
@@ -77,9 +91,14 @@ struct request_decision {
     size_t ntopics;
     const char *last_event_id; /* ACT_STREAM: NULL for a new client; points into the request
                                   (a header or query value: copy it before they are freed) */
+    enum request_auth auth;
+    const char *auth_why;         /* why a token was refused (for the log; never the token) */
+    const char *www_authenticate; /* a WWW-Authenticate header to send, or NULL */
+    long long expires_at_ms;      /* ACT_STREAM: the stream ends then, wall-clock ms (0: never) */
 };
 
-void request_decide(const struct config *cfg, const struct request *req,
+/* `auth` verifies tokens for routes with auth = jwt (NULL: there are none). */
+void request_decide(const struct config *cfg, const struct auth *auth, const struct request *req,
                     struct request_decision *d);
 void request_decision_clear(struct request_decision *d);
 

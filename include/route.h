@@ -43,6 +43,17 @@ enum route_match_result { ROUTE_NO_MATCH = 0, ROUTE_MATCH = 1, ROUTE_BAD_PARAM =
  * shape matched but a parameter value is not a valid name (the caller answers 400). */
 enum route_match_result route_match(const char *tmpl, const char *path, struct route_params *out);
 
+/* Checks the query part of a path template ("appId={appId}&page={page}", after the '?'):
+ * key={name} pairs, each value a whole placeholder, no name used twice or also in the path,
+ * no key the bridge reads itself (topic, access_token, lastEventId...). NULL, or why not. */
+const char *route_query_check(const char *query, const char *path);
+/* Adds the parameters a checked query template names to out, reading each key's decoded value
+ * with get(arg, key). ROUTE_MATCH; ROUTE_NO_MATCH with the first key that is absent or empty in
+ * missing (cap bytes); ROUTE_BAD_PARAM when a value is not a valid name. */
+enum route_match_result route_match_query(const char *query,
+                                          const char *(*get)(void *arg, const char *key), void *arg,
+                                          struct route_params *out, char *missing, size_t cap);
+
 /* Fills tmpl's placeholders from params into out (cap bytes with the NUL). Returns the length,
  * or -1 when a parameter is unknown or the result does not fit. */
 int route_expand(const char *tmpl, const struct route_params *params, char *out, size_t cap);

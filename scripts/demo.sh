@@ -83,6 +83,16 @@ for attempt in 1 2 3 4 5; do
 done
 [ -n "$mqtt_port" ] || { echo "demo: could not start mosquitto" >&2; cat "$work/mosquitto.log" >&2; exit 1; }
 
+# The protected route's secret (a fresh one each run) and a token for one market, signed with
+# OpenSSL's HMAC: header.claims.signature, base64url (RFC 7515 compact form).
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+JWT_SECRET=$(openssl rand -hex 32)
+export JWT_SECRET
+jwt_head=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
+jwt_claims=$(printf '{"sse":{"subscribe":["ticks.us"]},"exp":%d}' $(($(date +%s) + 3600)) | b64url)
+jwt_sig=$(printf '%s.%s' "$jwt_head" "$jwt_claims" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
+token="$jwt_head.$jwt_claims.$jwt_sig"
+
 "$bridge" --config examples/demo.ini --listen "127.0.0.1:$http_port" \
     --redis "redis://127.0.0.1:$redis_port" --mqtt "mqtt://127.0.0.1:$mqtt_port" \
     2>"$work/bridge.log" &
@@ -105,6 +115,8 @@ publisher every 0.5 s).
   Redis and MQTT:  curl -N $url
   in a browser:    new EventSource('$url')
   health:          curl http://127.0.0.1:$http_port/healthz
+  protected (a token for ticks.us, valid 1 h; without it: 401, for ticks.eu: 403):
+                   curl -N -H 'Authorization: Bearer $token' http://127.0.0.1:$http_port/private/ticks/us
 Showing the multi-topic stream below; Ctrl-C stops everything.
 MSG
 if [ "$seconds" -gt 0 ]; then

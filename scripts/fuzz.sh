@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFUZZ=ON >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_sse_parse fuzz_sse_encode fuzz_route fuzz_config fuzz_text fuzz_frame fuzz_request fuzz_streamid fuzz_webroot >/dev/null
-for name in sse_parse sse_encode route config text frame request streamid webroot; do
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_sse_parse fuzz_sse_encode fuzz_route fuzz_config fuzz_text fuzz_frame fuzz_request fuzz_streamid fuzz_webroot fuzz_auth >/dev/null
+for name in sse_parse sse_encode route config text frame request streamid webroot auth; do
     corpus=$(mktemp -d)
     cp -r "tests/fuzz/corpus/$name/." "$corpus/"
     echo "fuzz: $name for ${seconds}s"

@@ -11,10 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-runtime=(libevent-2.1-7 libevent-pthreads-2.1-7 libhiredis0.14 libjansson4 libinih1 libmosquitto1
+runtime=(libevent-2.1-7 libevent-pthreads-2.1-7 libhiredis0.14 libjansson4 libinih1 libmosquitto1 libjose0
          ca-certificates)
 build=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-dev libinih-dev
-       libmosquitto-dev)
+       libmosquitto-dev libjose-dev)
 # chromium: Debian's browser for the browser tests (driven by playwright-core from npm; nothing
 # is downloaded by the tests themselves).
 test=(redis-server redis-tools mosquitto mosquitto-clients openssl curl docker-compose chromium strace
@@ -26,7 +26,7 @@ case "$mode" in
 --build) pkgs=("${runtime[@]}" "${build[@]}") ;;
 --publisher) pkgs=(redis-tools mosquitto-clients) ;;
 --bench) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}" nginx libnginx-mod-nchan gnuplot-nox) ;;
---demo) pkgs=("${runtime[@]}" "${build[@]}" redis-server redis-tools mosquitto mosquitto-clients curl) ;;
+--demo) pkgs=("${runtime[@]}" "${build[@]}" redis-server redis-tools mosquitto mosquitto-clients curl openssl) ;;
 all | --all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
 *) echo "usage: $0 [--runtime|--build|--publisher|--demo|--all|--bench]" >&2; exit 2 ;;
 esac

@@ -165,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct request_pair *qp = pairs_of(&q, &r.nquery);
     r.query_pairs = qp;
     struct request_decision d;
-    request_decide(cfg, &r, &d);
+    request_decide(cfg, NULL, &r, &d);
     /* Same-origin requests get no CORS headers: only a foreign origin may be checked. */
     bool foreign =
         origin != NULL &&

@@ -69,6 +69,24 @@ test('scripts/demo.sh shows live events from Redis and MQTT; Ctrl-C stops everyt
   // The same stream carries the MQTT readings (published every second).
   assert.ok(ticksIn(demo.out).length >= 3, `ticks seen: ${ticksIn(demo.out).length}\n${demo.out}`);
   assert.ok(readingsIn(demo.out).length >= 2, `MQTT readings seen: ${readingsIn(demo.out).length}\n${demo.out}`);
+  // The protected route, with the token the demo printed: ticks.us streams; no token, 401;
+  // the same token for another market, 403.
+  const tm = /curl -N -H 'Authorization: Bearer ([\w.-]+)' (http:\S+\/private\/ticks\/us)/.exec(demo.err);
+  assert.ok(tm, demo.err);
+  const [, token, privateUrl] = tm;
+  assert.equal((await fetch(privateUrl)).status, 401);
+  assert.equal((await fetch(privateUrl.replace(/us$/, 'eu'), { headers: { Authorization: `Bearer ${token}` } })).status, 403);
+  const ac = new AbortController();
+  const res = await fetch(privateUrl, { headers: { Cookie: `sse_token=${token}` }, signal: ac.signal });
+  assert.equal(res.status, 200);
+  let text = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body) {
+    text += decoder.decode(chunk, { stream: true });
+    if (/^event: tick\nid: \d+\ndata: /m.test(text)) break;
+  }
+  ac.abort();
+  assert.match(text, /^event: tick\nid: \d+\ndata: /m, 'a tick for us through the protected route');
   process.kill(-demo.child.pid, 'SIGINT'); // Ctrl-C in its terminal
   await demo.exited;
   assert.equal(demo.code, 130, `exit status after Ctrl-C (${demo.signal})\n${demo.err}`);

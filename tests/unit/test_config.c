@@ -25,7 +25,7 @@
 #define ERR_LEVEL "expected debug, info, warn or error"
 #define ERR_REDIS "expected redis://[:password@]host[:port][/db]"
 #define ERR_MQTT_LEVEL "+ and # stand for whole topic levels (sensors/+/temp, alerts/#)"
-#define ERR_SECTION "(expected [bridge], [mqtt] or [route NAME])"
+#define ERR_SECTION "(expected [bridge], [mqtt], [auth] or [route NAME])"
 #define ERR_PLACEHOLDER "a placeholder must be {name} with letters, digits or '_' (31 at most)"
 
 /* The error callbacks take no argument, so the lines they print are collected here. */
@@ -76,8 +76,9 @@ static void check_lines(const char *what, const char *const *want) {
 
 /* The row of a config_set key: [bridge] names, mqtt_NAME for [mqtt]. */
 static const struct config_setting *row_of(const char *key) {
-    return strncmp(key, "mqtt_", 5) == 0 ? config_setting_lookup("mqtt", key + 5)
-                                         : config_setting_lookup("bridge", key);
+    return strncmp(key, "mqtt_", 5) == 0   ? config_setting_lookup("mqtt", key + 5)
+           : strncmp(key, "auth_", 5) == 0 ? config_setting_lookup("auth", key + 5)
+                                           : config_setting_lookup("bridge", key);
 }
 
 /* A setting as text, read through its row, so rows can say what a setting became: numbers in
@@ -502,8 +503,8 @@ static const struct file_row file_rows[] = {
      check_bad_size},
     {"configs/bad_path.ini",
      {"configs/bad_path.ini:3: [route c] path = /c2: a route has one path",
-      "configs/bad_path.ini:7: [route b] path = /b?x=1: a path template holds no '?', '#', '%' "
-      "or space",
+      "configs/bad_path.ini:7: [route b] path = /b?x=1: a query template is key={name} pairs "
+      "joined by &, e.g. ?appId={appId}",
       "configs/bad_path.ini:11: [route a] path = events/{x}: a path starts with /"},
      {"configs/bad_path.ini:7: [route b] has no path",
       "configs/bad_path.ini:11: [route a] has no path"}, NULL},
@@ -972,7 +973,8 @@ static void test_table_rows(void) {
         char key[64];
         int before = check_failures;
         key_of(s, key, sizeof(key));
-        CHECK(strcmp(s->section, "bridge") == 0 || strcmp(s->section, "mqtt") == 0);
+        CHECK(strcmp(s->section, "bridge") == 0 || strcmp(s->section, "mqtt") == 0 ||
+              strcmp(s->section, "auth") == 0);
         CHECK(s->name[0] != '\0');
         CHECK(config_setting_lookup(s->section, s->name) == s); /* the first of its name */
         CHECK(row_of(key) == s);                                /* config_set reaches it */
@@ -1125,7 +1127,7 @@ static void test_table_text(void) {
     char *ref = config_reference(), *help = config_flags_help();
     for (const char *p = ref; (p = strstr(p, "\n| `")) != NULL; p++)
         lines++;
-    CHECK_INT(lines + (strncmp(ref, "| `", 3) == 0), n + 2); /* + the two header rows */
+    CHECK_INT(lines + (strncmp(ref, "| `", 3) == 0), n + 3); /* + the three header rows */
     for (size_t i = 0; i < n; i++) {
         char cell[96];
         snprintf(cell, sizeof(cell), "\n| `%s` | ", rows[i].name);

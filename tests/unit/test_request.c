@@ -135,7 +135,7 @@ int main(void) {
                             .draining = w->draining,
                             .open_streams = w->full ? cfg->max_clients : 0};
         struct request_decision d;
-        request_decide(cfg, &r, &d);
+        request_decide(cfg, NULL, &r, &d);
         int before = check_failures;
         CHECK_INT(d.action, w->action);
         if (w->action == ACT_REFUSE) {

@@ -484,7 +484,80 @@ static void test_mqtt(void) {
     }
 }
 
+/* Query templates: route_query_check on the part after '?', route_match_query on a request's
+ * decoded query parameters (given here as "key=value&..." pairs). */
+static const char *pairs_get(void *arg, const char *key) {
+    static char value[256];
+    const char *q = arg;
+    size_t klen = strlen(key);
+    for (const char *p = q; *p;) {
+        size_t len = strcspn(p, "&");
+        if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            snprintf(value, sizeof(value), "%.*s", (int)(len - klen - 1), p + klen + 1);
+            return value;
+        }
+        p += len + (p[len] == '&');
+    }
+    return NULL;
+}
+
+static void test_query(void) {
+    struct {
+        const char *query, *path;
+        bool ok;
+    } checks[] = {
+        {"appId={appId}", "/event", true},
+        {"appId={appId}&page={page}", "/event/{kind}", true},
+        {"appId={kind}", "/event/{kind}", false}, /* also a path parameter */
+        {"a={x}&b={x}", "/e", false},             /* twice */
+        {"appId=1", "/e", false},                 /* not a placeholder */
+        {"appId={appId}x", "/e", false},          /* not a whole value */
+        {"={x}", "/e", false},                    /* no key */
+        {"topic={t}", "/e", false},               /* the bridge's own */
+        {"access_token={t}", "/e", false},
+        {"lastEventId={t}", "/e", false},
+        {"a b={x}", "/e", false},
+        {"a={x}&", "/e", false},
+        {"a={a}&b={b}&c={c}&d={d}&e={e}&f={f}&g={g}&h={h}", "/e", true},
+        {"a={a}&b={b}&c={c}&d={d}&e={e}&f={f}&g={g}&h={h}", "/e/{i}", false}, /* 9 in all */
+    };
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        const char *err = route_query_check(checks[i].query, checks[i].path);
+        if ((err == NULL) != checks[i].ok)
+            fprintf(stderr, "query %s on %s: %s\n", checks[i].query, checks[i].path,
+                    err ? err : "accepted");
+        CHECK((err == NULL) == checks[i].ok);
+    }
+    struct {
+        const char *query, *request;
+        enum route_match_result want;
+        const char *missing, *value; /* the first parameter added, when it matches */
+    } matches[] = {
+        {"appId={appId}", "appId=10003&page=1", ROUTE_MATCH, NULL, "10003"},
+        {"appId={appId}&page={page}", "page=1", ROUTE_NO_MATCH, "appId", NULL},
+        {"appId={appId}", "appId=", ROUTE_NO_MATCH, "appId", NULL},
+        {"appId={appId}", "appid=1", ROUTE_NO_MATCH, "appId", NULL}, /* keys are exact */
+        {"appId={appId}", "appId=a*b", ROUTE_BAD_PARAM, NULL, NULL},
+        {"appId={appId}", "appId=..", ROUTE_BAD_PARAM, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(matches) / sizeof(matches[0]); i++) {
+        struct route_params p = {0};
+        char missing[32] = "";
+        enum route_match_result m = route_match_query(
+            matches[i].query, pairs_get, (void *)matches[i].request, &p, missing, sizeof(missing));
+        CHECK_INT(m, matches[i].want);
+        if (matches[i].missing)
+            CHECK_MEM(missing, strlen(missing), matches[i].missing);
+        if (matches[i].value) {
+            CHECK_INT(p.n, 1);
+            CHECK_MEM(p.p[0].value, strlen(p.p[0].value), matches[i].value);
+            CHECK_MEM(p.p[0].name, strlen(p.p[0].name), "appId");
+        }
+    }
+}
+
 int main(void) {
+    test_query();
     test_name_valid();
     test_template_check();
     test_match();
