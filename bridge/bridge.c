@@ -236,14 +236,9 @@ static int start_auth(struct bridge *b) {
 
 /* Routes anyone may read, on an address others can reach: said once. */
 static void warn_open_routes(const struct bridge *b) {
-    const struct config *cfg = b->cfg;
-    const char *host = cfg->listen_host;
-    bool loopback = host != NULL && (strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
-                                     strcmp(host, "localhost") == 0);
-    size_t open = 0;
-    for (size_t i = 0; i < cfg->nroutes; i++)
-        open += config_route_auth(cfg, &cfg->routes[i]) == AUTH_NONE;
-    if (!loopback && open > 0)
+    size_t open = config_open_routes(b->cfg);
+    const char *host = b->cfg->listen_host;
+    if (open > 0 && !config_listen_is_loopback(b->cfg))
         log_warn("auth: %zu route(s) without auth on %s, which other hosts can reach: anyone "
                  "may read them (README: Authorization)",
                  open, host && *host ? host : "every address");

@@ -1173,6 +1173,19 @@ enum auth_mode config_route_auth(const struct config *cfg, const struct route_cf
     return r->auth == AUTH_DEFAULT ? (enum auth_mode)cfg->auth_default : (enum auth_mode)r->auth;
 }
 
+size_t config_open_routes(const struct config *cfg) {
+    size_t open = 0;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        open += config_route_auth(cfg, &cfg->routes[i]) == AUTH_NONE;
+    return open;
+}
+
+bool config_listen_is_loopback(const struct config *cfg) {
+    const char *h = cfg->listen_host;
+    return h != NULL &&
+           (strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0);
+}
+
 const char *config_jwt_algorithm(const struct config *cfg) {
     for (const struct config_choice *c = jwt_algorithms; c->name != NULL; c++) {
         if (c->value == cfg->jwt_algorithm_id)

@@ -190,6 +190,10 @@ char *config_flags_help(void);
 bool route_is_journalled(const struct route_cfg *r);
 /* The route's auth mode, with [auth] default applied. */
 enum auth_mode config_route_auth(const struct config *cfg, const struct route_cfg *r);
+/* Routes without auth, and whether `listen` is a loopback address (127.0.0.0/8, ::1,
+ * localhost): the bridge warns at start when open routes listen on anything else. */
+size_t config_open_routes(const struct config *cfg);
+bool config_listen_is_loopback(const struct config *cfg);
 /* The name of a jwt_algorithm_id ("HS256", ...). */
 const char *config_jwt_algorithm(const struct config *cfg);
 bool route_is_stream(const struct route_cfg *r);      /* reads at least one stream */
