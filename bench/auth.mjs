@@ -3,7 +3,8 @@
 // for the 200 head and closes. The token is checked once per connection, never per message,
 // so this is all authorization costs. The bridge (default settings otherwise) on core 0, this
 // generator on core 1; CONCURRENCY connections at a time for SECONDS per run, ROUNDS rounds
-// alternating the three; medians to bench/results/auth.json, with the generator's CPU.
+// alternating the three; medians to bench/results/auth.json, with the generator's CPU and the
+// bridge's (CPU microseconds per connection: what the figure is when the generator saturates).
 //   node bench/auth.mjs [path/to/sse-bridge]
 import { spawn, execFileSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
@@ -50,18 +51,28 @@ const once = (port, request) => new Promise((resolve) => {
   s.on('error', () => resolve(false));
 });
 
-async function measure(port, token) {
+// CPU seconds the process has used (utime + stime, /proc/PID/stat).
+import { readFileSync } from 'node:fs';
+const cpuOf = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // clock ticks (USER_HZ 100)
+};
+
+async function measure(port, token, pid) {
   const request = `GET /r/1 HTTP/1.1\r\nHost: x\r\n${token ? `Authorization: Bearer ${token}\r\n` : ''}\r\n`;
   const end = Date.now() + SECONDS * 1000;
   let ok = 0, failed = 0;
   const cpu0 = process.cpuUsage();
+  const server0 = cpuOf(pid);
   const t0 = process.hrtime.bigint();
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     while (Date.now() < end) (await once(port, request)) ? ok++ : failed++;
   }));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  return { per_s: Math.round(ok / secs), failed, gen_cpu_pct: Math.round((cpu.user + cpu.system) / 1e4 / secs) };
+  const server = cpuOf(pid) - server0;
+  return { per_s: Math.round(ok / secs), failed, gen_cpu_pct: Math.round((cpu.user + cpu.system) / 1e4 / secs),
+    server_cpu_pct: Math.round((100 * server) / secs), server_us_per_conn: Math.round((server * 1e6) / ok) };
 }
 
 const redisPort = await freePort();
@@ -84,7 +95,7 @@ const runs = {};
 for (let r = 0; r < ROUNDS; r++) {
   for (const [name, c] of Object.entries(cases)) {
     const { p, port } = await start(name === 'none' ? 'none' : name, c.auth);
-    const m = await measure(port, c.token);
+    const m = await measure(port, c.token, p.pid);
     p.kill('SIGTERM');
     await new Promise((resolve) => p.once('exit', resolve));
     (runs[name] ??= []).push(m);
@@ -94,7 +105,8 @@ for (let r = 0; r < ROUNDS; r++) {
 const summary = { date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, concurrency: CONCURRENCY, cases: {} };
 for (const [name, ms] of Object.entries(runs))
   summary.cases[name] = { connections_per_s: median(ms.map((m) => m.per_s)), failed: ms.reduce((a, m) => a + m.failed, 0),
-    gen_cpu_pct: median(ms.map((m) => m.gen_cpu_pct)), runs: ms };
+    gen_cpu_pct: median(ms.map((m) => m.gen_cpu_pct)), server_cpu_pct: median(ms.map((m) => m.server_cpu_pct)),
+    server_us_per_conn: median(ms.map((m) => m.server_us_per_conn)), runs: ms };
 for (const name of ['HS256', 'RS256'])
   summary.cases[name].vs_none = +(summary.cases[name].connections_per_s / summary.cases.none.connections_per_s).toFixed(3);
 writeFileSync('bench/results/auth.json', `${JSON.stringify(summary, null, 2)}\n`);

@@ -4,6 +4,7 @@
 # events for 5 s, and the memory of 9,000 idle streams (the default max_clients is 10,000). The bridge on core 0, loadgen and
 # Redis on core 1. ROUNDS rounds (default 3); every run is a JSON line in OUT (default
 # bench/results/compare.jsonl) with "binary": "before" or "after"; the medians are printed.
+# BRIDGE_ARGS adds flags to both (e.g. "--journal 0", the configuration of older reports).
 #   bench/compare.sh BEFORE_BINARY AFTER_BINARY
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +37,9 @@ run() {
     shift 4
     local port
     port=$(free_port)
+    # shellcheck disable=SC2086 # BRIDGE_ARGS is a list of flags
     taskset -c 0 "$bin" --listen "127.0.0.1:$port" --redis "redis://127.0.0.1:$redis_port" \
-        --log-level warn 2>>"$work/bridge.log" &
+        --log-level warn ${BRIDGE_ARGS:-} 2>>"$work/bridge.log" &
     local pid=$!
     for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
     taskset -c 1 build/loadgen -u "http://127.0.0.1:$port/events/bench" -n "$clients" -s 2 \

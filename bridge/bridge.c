@@ -284,6 +284,7 @@ int bridge_start(struct bridge *b) {
         const struct journal_events ev = {journal_entry, journal_reader_ready_cb, b};
         b->journal = journal_new(b, &ev);
         b->replay = replay_new(b, b->journal);
+        b->client_hooks = replay_client_hooks(b->replay);
     }
     for (size_t i = 0; i < b->nroutes && b->publish == NULL; i++) {
         if (b->routes[i].cfg->publish)

@@ -42,7 +42,7 @@ static void leave_topics(struct client *c) {
     for (size_t i = 0; i < c->nsubs; i++) {
         struct hub_sub *s = c->subs[i];
         if (s->sync_job != NULL)
-            s->cancel_sync(s->sync_job);
+            c->b->client_hooks.cancel_sync(s->sync_job);
         hub_leave(c->b->hub, s, now);
     }
     free(c->subs);
@@ -250,19 +250,15 @@ static int send_out(struct client *c, bool try_write) {
         return -1;
     }
     watch(c, c->out_bytes > 0);
-    if (c->on_drain != NULL && client_pending(c) <= c->drain_below) {
-        void (*fn)(struct client *, void *) = c->on_drain;
-        c->on_drain = NULL;
-        fn(c, c->drain_arg);
+    if (c->drain_wanted && client_pending(c) <= c->b->cfg->client_buffer / 4) {
+        c->drain_wanted = false;
+        c->b->client_hooks.drained(c, c->b->client_hooks.arg);
     }
     return 0;
 }
 
-void client_on_drain(struct client *c, size_t below, void (*fn)(struct client *c, void *arg),
-                     void *arg) {
-    c->on_drain = fn;
-    c->drain_arg = arg;
-    c->drain_below = below;
+void client_on_drain(struct client *c) {
+    c->drain_wanted = true;
 }
 
 /* A stream's request is read; what a peer sends after it is dropped. EOF or an error is the

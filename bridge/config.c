@@ -451,11 +451,14 @@ static const struct config_setting settings[] = {
      .doc = "the one algorithm tokens are signed with (a token naming another, `none` "
             "included, is refused)"},
     {STRING("auth", "jwt_secret_file", jwt_secret_file, NULL, check_nonempty),
+     .flags = CONFIG_FILE_RELATIVE,
      .doc = "HS*: a file holding the secret (at least as many bytes as the hash: 32 for "
-            "HS256; a final newline is dropped); the environment's `JWT_SECRET` overrides "
-            "it"},
+            "HS256; a final newline is dropped; relative to the config file); the "
+            "environment's `JWT_SECRET` overrides it"},
     {STRING("auth", "jwt_key_file", jwt_key_file, NULL, check_nonempty),
-     .doc = "RS*/ES*: a PEM public key, a JWK or a JWKS file (keys chosen by `kid`)"},
+     .flags = CONFIG_FILE_RELATIVE,
+     .doc = "RS*/ES*: a PEM public key, a JWK or a JWKS file (keys chosen by `kid`; relative "
+            "to the config file)"},
     {STRING("auth", "jwt_issuer", jwt_issuer, NULL, check_nonempty),
      .doc = "when set, `iss` must equal it"},
     {STRING("auth", "jwt_audience", jwt_audience, NULL, check_nonempty),

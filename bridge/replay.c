@@ -139,8 +139,6 @@ static void on_position(void *arg, enum journal_read status, struct stream_id la
     replay_pump(rp);
 }
 
-static void on_drain(struct client *c, void *arg);
-
 static void on_page(void *arg, const struct journal_page *page, const char *why) {
     struct replay_job *job = arg;
     struct replay *rp = job->rp;
@@ -180,7 +178,7 @@ static void on_page(void *arg, const struct journal_page *page, const char *why)
         finish(job, job->from);
     } else if (client_pending(job->client) > half) {
         job->deferred = true; /* the next page when the client has read */
-        client_on_drain(job->client, rp->b->cfg->client_buffer / 4, on_drain, rp);
+        client_on_drain(job->client);
     } else {
         enqueue(rp, job);
     }
@@ -188,7 +186,7 @@ static void on_page(void *arg, const struct journal_page *page, const char *why)
 }
 
 /* The client has drained: its waiting jobs read their next page. */
-static void on_drain(struct client *c, void *arg) {
+static void on_drained(struct client *c, void *arg) {
     struct replay *rp = arg;
     for (size_t i = 0; i < c->nsubs; i++) {
         struct replay_job *job = c->subs[i]->sync_job;
@@ -258,7 +256,6 @@ static int sync_topic(struct replay *rp, struct client *c, struct hub_sub *s,
     job->topic = t;
     t->pending++;
     s->sync_job = job;
-    s->cancel_sync = cancel;
     if (bad_id && send_gap(job, "invalid-id") != 0) {
         job_free(job); /* cut off: cancelled with the client, and never queued */
         return -1;
@@ -292,6 +289,10 @@ int replay_start(struct replay *rp, struct client *c, const char *last_event_id)
     free(subs);
     free(ids);
     return rc;
+}
+
+struct client_hooks replay_client_hooks(struct replay *rp) {
+    return (struct client_hooks){on_drained, cancel, rp};
 }
 
 struct replay *replay_new(struct bridge *b, struct journal *j) {

@@ -38,10 +38,13 @@ struct client {
     struct evhttp_request *req;      /* until the takeover; NULL after */
     struct evhttp_connection *evcon; /* until the takeover; NULL after */
     int fd;                          /* the socket once taken over; -1 before */
-    bool chunked;                    /* HTTP/1.1: the body goes in chunks */
-    bool reset;                      /* cut off: the connection is reset, not ended */
-    struct event *io;                /* reads the socket once taken over */
-    struct event *wev;               /* waits for room to write while a backlog exists */
+    enum client_state state;
+    bool chunked;      /* HTTP/1.1: the body goes in chunks */
+    bool reset;        /* cut off: the connection is reset, not ended */
+    bool dirty;        /* in the bridge's list of clients to flush at the end of the turn */
+    bool drain_wanted; /* call the drained hook once its output is down to a quarter buffer */
+    struct event *io;  /* reads the socket once taken over */
+    struct event *wev; /* waits for room to write while a backlog exists */
     /* The backlog: references to what the kernel did not take yet, oldest first, from
      * out[out_head] (out_skip bytes of it already written); NULL when empty. */
     struct msg **out;
@@ -49,16 +52,11 @@ struct client {
     const struct route *route;
     struct hub_sub **subs;
     size_t nsubs;
-    enum client_state state;
     struct msg **queue; /* frames for this loop turn, one reference each */
     size_t nqueue, queue_cap, queue_bytes;
-    bool dirty; /* in the bridge's list of clients to flush at the end of the turn */
     struct client *dirty_prev, *dirty_next;
     unsigned long long last_message; /* the message_seq it was last sent (client_send_once) */
-    struct event *expiry; /* ends the stream when its token does (client_end_at); or NULL */
-    void (*on_drain)(struct client *c, void *arg); /* once, when pending <= drain_below */
-    void *drain_arg;
-    size_t drain_below;
+    struct event *expiry;       /* ends the stream when its token does (client_end_at); or NULL */
     struct client *prev, *next; /* the bridge's list */
 };
 
@@ -88,10 +86,9 @@ int client_send(struct client *c, struct msg *m);
 /* Queues a frame of upstream message `seq` unless the client had that message already
  * (through another filter): 1 sent, 0 not needed, -1 cut off. */
 int client_send_once(struct client *c, struct msg *m, unsigned long long seq);
-/* Calls fn once, the next time the client's unsent bytes are at most `below` after a write
- * (a replay waiting for it to read). One hook per client; a new call replaces it. */
-void client_on_drain(struct client *c, size_t below, void (*fn)(struct client *c, void *arg),
-                     void *arg);
+/* Calls the context's client_hooks.drained once, the next time the client's unsent bytes are at
+ * most a quarter of client_buffer after a write (a replay waiting for it to read). */
+void client_on_drain(struct client *c);
 void client_finish(struct client *c);
 /* Ends the stream (client_finish) at `epoch_ms`, wall-clock milliseconds. */
 void client_end_at(struct client *c, long long epoch_ms);

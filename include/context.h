@@ -41,6 +41,15 @@ struct bridge {
     struct publish *publish; /* NULL when no route publishes */
     struct journal *journal; /* NULL when no route is journalled */
     struct replay *replay;   /* with the journal */
+    /* What client.c calls back, so that it calls no module above it and a client holds one
+     * flag, not a callback (the replays' hooks when there is a journal). */
+    struct client_hooks {
+        /* After client_on_drain: the client's unsent bytes fell to a quarter of client_buffer. */
+        void (*drained)(struct client *c, void *arg);
+        /* A subscription with a sync_job is leaving: its job must let go of it. */
+        void (*cancel_sync)(void *job);
+        void *arg;
+    } client_hooks;
     struct auth *auth;       /* verifies tokens; NULL when no route has auth = jwt */
     struct backend *backend; /* asks backend_url; NULL when no route has auth = backend */
     struct metrics metrics;  /* counters: each module adds to its own */

@@ -64,8 +64,7 @@ struct hub_sub {
     bool fresh;                /* came without a position: "journal-started" is no news to it */
     bool synced;               /* its own sync is done; live when all of the client's are */
     struct stream_id sync_pos; /* where that sync left it */
-    void *sync_job;            /* its replay job while syncing (replay.c) */
-    void (*cancel_sync)(void *job); /* called with sync_job when the sub goes */
+    void *sync_job; /* its replay job while syncing (replay.c; cancelled when the sub goes) */
 };
 
 struct feed {

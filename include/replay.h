@@ -13,8 +13,8 @@
  * (entries after it are gone).
  *
  * Lifetimes: a job belongs to one subscription (sub->sync_job). A client that goes cancels its
- * jobs (sub->cancel_sync); a job with a read in flight is freed when the reply comes. If the
- * journal's reader fails mid-replay the client is cut off; it reconnects and resumes. */
+ * jobs (client_hooks.cancel_sync); a job with a read in flight is freed when the reply comes. If
+ * the journal's reader fails mid-replay the client is cut off; it reconnects and resumes. */
 #ifndef REPLAY_H
 #define REPLAY_H
 
@@ -29,6 +29,8 @@ void replay_free(struct replay *rp);
  * live. No-op on a route without journal or when rp is NULL. Returns -1 if the client was cut
  * off meanwhile. */
 int replay_start(struct replay *rp, struct client *c, const char *last_event_id);
+/* What client.c calls back (bridge.c puts it in the context's client_hooks). */
+struct client_hooks replay_client_hooks(struct replay *rp);
 /* The journal's reader is ready: queued reads go. */
 void replay_pump(struct replay *rp);
 
