@@ -2,7 +2,7 @@
  * and validated. Whatever the file holds, loading and validation must not crash, and every
  * error config_load_file prints must start with "file:LINE: " for a line the file has (0 only
  * for a file that cannot be opened), since that prefix is all an operator has to find it.
- * The file lives in a private temporary directory made once per process. */
+ * The file lives in a private temporary directory made once per process (/dev/shm if it can). */
 #include "config.h"
 
 #include <ctype.h>
@@ -46,8 +46,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > MAX_INPUT)
         return 0;
     if (path_len == 0) {
-        char dir[] = "/tmp/fuzz-config-XXXXXX";
-        if (mkdtemp(dir) == NULL)
+        /* In memory when the machine has a tmpfs: a file on disk per input costs a block
+         * write and made the driver ten times slower. */
+        char shm[] = "/dev/shm/fuzz-config-XXXXXX", tmp[] = "/tmp/fuzz-config-XXXXXX";
+        char *dir = mkdtemp(shm) != NULL ? shm : mkdtemp(tmp);
+        if (dir == NULL)
             abort();
         snprintf(path, sizeof(path), "%s/in.ini", dir);
         path_len = strlen(path);
