@@ -130,7 +130,7 @@ static void reply_metrics(struct http *h, struct evhttp_request *req) {
     struct metrics_gauges g = {
         b->nclients, h->listener ? listener_pending(h->listener) : 0, hub_topic_count(b->hub),
         all_up(b),   b->journal ? journal_degraded(b->journal) : -1,  upstream_up(b, "mqtt")};
-    char text[16384];
+    char text[METRICS_TEXT_MAX];
     size_t n = metrics_render(&b->metrics, &g, text, sizeof(text));
     struct evbuffer *body = evbuffer_new();
     evbuffer_add(body, text, n);

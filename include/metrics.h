@@ -43,6 +43,9 @@ struct metrics_gauges {
     int mqtt_up;          /* -1: no MQTT route */
 };
 
+/* Room for the whole exposition text with every counter at its largest (test_metrics). */
+#define METRICS_TEXT_MAX 16384
+
 /* Writes the exposition text into buf (cap bytes); returns the length written (truncated to
  * fit, never past cap - 1). */
 size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, char *buf,
