@@ -412,8 +412,8 @@ static const struct config_setting settings[] = {
     /* NULL: source_mqtt derives the id from the host name and the listen port. */
     {STRING("mqtt", "client_id", mqtt_client_id, NULL, check_client_id),
      .def_doc = "`sse-bridge-<hostname>-<listen port>`", .env = "MQTT_CLIENT_ID",
-     .doc = "stable across restarts, so the persistent session is found again; at most 65535 "
-            "bytes"},
+     .doc = "stable across restarts, so the persistent session is found again (the port is the "
+            "one bound: with `listen = :0` it changes each start); at most 65535 bytes"},
     {STRING("mqtt", "username", mqtt_username, NULL, check_nonempty),
      .def_doc = "from the URL", .env = "MQTT_USERNAME",
      .doc = "user name for the broker, instead of the URL's"},

@@ -551,7 +551,8 @@ struct http *http_new(struct bridge *b) {
     h->listener = listener_new(b->base, h->evhttp, b->cfg, &b->metrics);
     if (h->listener == NULL)
         goto fail;
-    log_info("http: listening on %s:%d", b->cfg->listen_host, listener_port(h->listener));
+    b->listen_port = listener_port(h->listener);
+    log_info("http: listening on %s:%d", b->cfg->listen_host, b->listen_port);
     return h;
 fail:
     http_free(h);

@@ -573,7 +573,9 @@ struct source *source_mqtt_new(struct bridge *b) {
     } else {
         char host[256] = "localhost";
         gethostname(host, sizeof(host) - 1);
-        snprintf(id, sizeof(id), "sse-bridge-%s-%d", host, cfg->listen_port);
+        /* The port bound, not the one asked for: two bridges on ":0" must not share an id
+         * (the broker would cut one off for the other, over and over). */
+        snprintf(id, sizeof(id), "sse-bridge-%s-%d", host, b->listen_port);
     }
     s->mosq = mosquitto_new(id, cfg->mqtt_clean_session, s);
     if (s->mosq == NULL) {

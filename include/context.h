@@ -34,6 +34,7 @@ struct bridge {
     size_t nroutes;
     struct hub *hub;
     struct http *http;
+    int listen_port; /* http.c's: the port bound (a listen port of 0 has the kernel pick one) */
     struct redis_pool *redis_pool; /* the address, backoff and health probe of every Redis
                                       connection */
     struct source *sources[BRIDGE_SOURCES_MAX]; /* those some route reads */

@@ -437,4 +437,12 @@ test('the default MQTT client id is sse-bridge-<hostname>-<listen port>', async 
     { what: `a client ${id} on the broker (log: ${broker.log.slice(-3).join(' | ')})` });
   assert.ok(broker.log.some((l) => new RegExp(`as ${id} \\(p2, c0,`).test(l)),
     'MQTT 3.1.1 (p2) with a persistent session (c0)');
+  // On port 0 the id holds the port the kernel gave, so that two such bridges differ.
+  const free = await startBridge(t, { redis, pinMqttClientId: false,
+    config: '[route r]\npath = /r\nmqtt_topic = r\nstatic = true\n', args: ['--mqtt', broker.url] });
+  const freeId = `sse-bridge-${hostname()}-${free.port}`;
+  assert.notEqual(free.port, 0);
+  await waitFor(() => broker.log.some((l) => l.includes(` as ${freeId} `)),
+    { what: `a client ${freeId} on the broker` });
+  assert.ok(!broker.log.some((l) => l.includes(` as sse-bridge-${hostname()}-0 `)));
 });
