@@ -415,3 +415,22 @@ test('routes from query parameters: /event?appId={appId} fills the channel; miss
   await reader.cancel();
   assert.equal(new TextDecoder().decode(value).replace(/^[0-9a-f]+\r\n/, '').trimEnd(), 'data: hello');
 });
+
+test('backend: at most 256 checks wait at once; the ones past it are 503 at once', async (t) => {
+  let held = 0;
+  const hung = await startBackend(t, () => { held++; }); // answers nothing
+  const { bridge } = await setup(t, { auth: `backend_url = ${hung.url}\nbackend_timeout = 5s\nbackend_cache = 0s`, routes: BACKEND_ROUTES });
+  const started = Date.now();
+  const statuses = [];
+  const asks = Array.from({ length: 260 }, (_, i) =>
+    fetch(`${bridge.url}/orders/${i}`).then(async (r) => { statuses.push([r.status, Date.now() - started]); await r.body?.cancel(); }));
+  await waitFor(() => statuses.length >= 4, { timeout: 4000, what: 'the refusals past the bound' });
+  const early = statuses.filter(([s, ms]) => s === 503 && ms < 4000);
+  assert.equal(early.length, 4, JSON.stringify(statuses.slice(0, 10)));
+  await waitFor(() => held === 256, { what: `256 checks at the backend (have ${held})` });
+  hung.server.closeAllConnections(); // the checks fail: 503 too (fail closed)
+  await Promise.all(asks);
+  assert.equal(statuses.length, 260);
+  assert.ok(statuses.every(([s]) => s === 503));
+  assert.equal((await bridge.metrics()).auth_backend_failed_total, 260);
+});
