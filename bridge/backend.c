@@ -21,7 +21,8 @@ struct cached {
     unsigned long long until_ms;
     int status;
     long long expires_at_ms;
-    char *www_authenticate;
+    char *www_authenticate, *body, *content_type;
+    size_t body_len;
     struct cached *next; /* oldest first */
 };
 
@@ -54,6 +55,8 @@ static void cache_drop_oldest(struct backend *bk) {
     bk->ncached--;
     free(c->key);
     free(c->www_authenticate);
+    free(c->body);
+    free(c->content_type);
     free(c);
 }
 
@@ -80,6 +83,9 @@ static void cache_put(struct backend *bk, const char *key, const struct backend_
     c->status = a->status;
     c->expires_at_ms = a->expires_at_ms;
     c->www_authenticate = a->www_authenticate ? xstrdup(a->www_authenticate) : NULL;
+    c->body = a->body ? xstrndup(a->body, a->body_len) : NULL;
+    c->body_len = a->body_len;
+    c->content_type = a->content_type ? xstrdup(a->content_type) : NULL;
     if (bk->cache_tail)
         bk->cache_tail->next = c;
     else
@@ -141,14 +147,21 @@ static void on_answer(struct evhttp_request *req, void *arg) {
     struct backend *bk = ck->bk;
     unlink_check(ck); /* evhttp frees the connection after this (free_on_completion) */
     int code = req ? evhttp_request_get_response_code(req) : 0;
-    struct backend_answer a = {503, 0, NULL, NULL};
+    struct backend_answer a = {.status = 503};
     if (code >= 200 && code < 300) {
         a.status = 200;
         a.expires_at_ms = expiry_of(req);
     } else if (code == 401 || code == 403) {
+        struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+        struct evbuffer *body = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(body);
         a.status = code;
-        a.www_authenticate =
-            evhttp_find_header(evhttp_request_get_input_headers(req), "WWW-Authenticate");
+        a.www_authenticate = evhttp_find_header(in, "WWW-Authenticate");
+        if (len > 0 && len <= BACKEND_BODY_MAX) { /* a longer one is replaced by our reason */
+            a.body = (const char *)evbuffer_pullup(body, (ev_ssize_t)len);
+            a.body_len = len;
+            a.content_type = evhttp_find_header(in, "Content-Type");
+        }
     } else {
         log_warn("auth: backend %s answered %s%d: 503 (fail closed)", bk->b->cfg->backend_url,
                  code == 0 ? "nothing (timeout or refused), " : "", code);
@@ -176,13 +189,19 @@ void *backend_check(struct backend *bk, const struct backend_query *q, backend_c
     *ck = (struct check){.bk = bk, .key = key_of(q), .done = done, .arg = arg};
     const struct cached *c = cache_find(bk, ck->key);
     if (c != NULL) {
-        struct backend_answer a = {c->status, c->expires_at_ms, c->www_authenticate,
-                                   reason_of(c->status)};
+        struct backend_answer a = {.status = c->status,
+                                   .expires_at_ms = c->expires_at_ms,
+                                   .www_authenticate = c->www_authenticate,
+                                   .reason = reason_of(c->status),
+                                   .body = c->body,
+                                   .body_len = c->body_len,
+                                   .content_type = c->content_type};
         finish(ck, &a);
         return NULL;
     }
     if (bk->inflight >= BACKEND_INFLIGHT_MAX) {
-        struct backend_answer a = {503, 0, NULL, "too many authorization checks at once"};
+        struct backend_answer a = {.status = 503,
+                                   .reason = "too many authorization checks at once"};
         finish(ck, &a);
         return NULL;
     }
@@ -192,7 +211,7 @@ void *backend_check(struct backend *bk, const struct backend_query *q, backend_c
     if (req == NULL) {
         if (evcon)
             evhttp_connection_free(evcon);
-        struct backend_answer a = {503, 0, NULL, reason_of(503)};
+        struct backend_answer a = {.status = 503, .reason = reason_of(503)};
         finish(ck, &a);
         return NULL;
     }
@@ -214,7 +233,7 @@ void *backend_check(struct backend *bk, const struct backend_query *q, backend_c
     if (evhttp_make_request(evcon, req, EVHTTP_REQ_GET, bk->target) != 0) {
         /* evhttp freed the request; the connection is ours */
         evhttp_connection_free(evcon);
-        struct backend_answer a = {503, 0, NULL, reason_of(503)};
+        struct backend_answer a = {.status = 503, .reason = reason_of(503)};
         finish(ck, &a);
         return NULL;
     }

@@ -390,11 +390,21 @@ static void on_backend(void *arg, const struct backend_answer *a) {
         if (a->status == 503)
             evhttp_add_header(out, "Retry-After", "5");
         log_info("auth: %d for %s: %s", a->status, pc->path, a->reason);
-        reply_text(h, pc->req, a->status,
-                   a->status == 503   ? "Service Unavailable"
-                   : a->status == 401 ? "Unauthorized"
-                                      : "Forbidden",
-                   a->reason);
+        const char *phrase = a->status == 503   ? "Service Unavailable"
+                             : a->status == 401 ? "Unauthorized"
+                                                : "Forbidden";
+        if (a->body != NULL) { /* the backend's own answer, as it was */
+            struct evbuffer *body = evbuffer_new();
+            evbuffer_add(body, a->body, a->body_len);
+            evhttp_add_header(out, "Content-Type",
+                              a->content_type ? a->content_type : "text/plain; charset=utf-8");
+            evhttp_add_header(out, "Cache-Control", "no-cache");
+            h->b->metrics.requests_bad++;
+            evhttp_send_reply(pc->req, a->status, phrase, body);
+            evbuffer_free(body);
+        } else {
+            reply_text(h, pc->req, a->status, phrase, a->reason);
+        }
     }
     pc->answered = true;
     if (!pc->in_check)

@@ -2,9 +2,9 @@
  * loop (libevent's HTTP client, names resolved by evdns: nothing blocks), as nginx's
  * auth_request and nchan_authorize_request do. Any 2xx allows (a JSON body
  * {"expires_in": seconds} ends the stream then); 401 and 403 are the client's answer as they
- * are; a timeout, a refused connection or any other status is 503: fail closed. Decisions are
- * cached for backend_cache per forwarded headers + channels, and at most BACKEND_INFLIGHT_MAX
- * checks wait at once (more are 503 at once). */
+ * are (status, WWW-Authenticate, body and its type); a timeout, a refused connection or any other
+ * status is 503: fail closed. Decisions are cached for backend_cache per forwarded headers +
+ * channels, and at most BACKEND_INFLIGHT_MAX checks wait at once (more are 503 at once). */
 #ifndef BACKEND_H
 #define BACKEND_H
 
@@ -25,7 +25,10 @@ struct backend_answer {
     int status;                   /* 200 (allowed), 401, 403 or 503 */
     long long expires_at_ms;      /* wall-clock milliseconds; 0: no end */
     const char *www_authenticate; /* the backend's, for 401/403, or NULL */
-    const char *reason;           /* a one-line reason for the client */
+    const char *body; /* the backend's 401/403 body (at most BACKEND_BODY_MAX), or NULL */
+    size_t body_len;
+    const char *content_type; /* of that body, or NULL */
+    const char *reason;       /* a one-line reason for the client */
 };
 
 typedef void backend_cb(void *arg, const struct backend_answer *a);

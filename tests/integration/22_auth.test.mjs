@@ -270,7 +270,7 @@ test('backend: 2xx allows with the request described in headers; 401/403 pass th
   const backend = await startBackend(t, (req, res) => {
     const cookie = req.headers.cookie ?? '';
     if (cookie.includes('user=ann')) return res.writeHead(204).end();
-    if (cookie.includes('user=bob')) return res.writeHead(403).end('no');
+    if (cookie.includes('user=bob')) return res.writeHead(403, { 'Content-Type': 'application/json' }).end('{"error":"not yours"}');
     res.writeHead(401, { 'WWW-Authenticate': 'Cookie realm="app"' }).end();
   });
   const { bridge } = await setup(t, { auth: `backend_url = ${backend.url}?v=1\nbackend_cache = 5s`, routes: BACKEND_ROUTES });
@@ -298,10 +298,12 @@ test('backend: 2xx allows with the request described in headers; 401/403 pass th
   assert.equal(backend.seen[2].headers['x-sse-channels'], 'orders.2');
   const bob = await get(bridge, '/orders/1', { Cookie: 'user=bob' });
   assert.equal(bob.status, 403);
-  assert.equal(bob.text, 'denied by the backend (403)\n');
+  assert.equal(bob.text, '{"error":"not yours"}', 'the backend\'s body, as it was');
+  assert.equal(bob.headers.get('content-type'), 'application/json');
   const anon = await get(bridge, '/orders/1');
   assert.equal(anon.status, 401);
   assert.equal(anon.headers.get('www-authenticate'), 'Cookie realm="app"');
+  assert.equal(anon.text, 'denied by the backend (401)\n', 'no body from the backend: our reason');
   const post = await fetch(`${bridge.url}/post/1`, { method: 'POST', body: 'x', headers: { Cookie: 'user=ann' } });
   assert.equal(post.status, 202);
   assert.equal(backend.seen.at(-1).headers['x-original-method'], 'POST');
