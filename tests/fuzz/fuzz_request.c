@@ -7,12 +7,17 @@
  *   - a stream asks for 1 to max_topics topics, none empty, none with a character that could
  *     widen a subscription (glob characters for Redis, + and # for MQTT: the configuration
  *     has none, so any would come from the client) or break a line;
- *   - a cross-origin request from an origin not allowed never gets a stream.
+ *   - a cross-origin request from an origin not allowed never gets a stream;
+ *   - a route with auth = jwt (its token from the header, the cookie or the query: the
+ *     parsing of hostile text the decision does itself) opens a stream only for a token that
+ *     verified, with its expiry; every 401/403 of it carries a WWW-Authenticate.
  * Any difference aborts.
  *
  * Input layout: byte 0: bits 0-2 the method, bit 3 HTTP/1.0, bit 4 draining, bit 5 at
  * max_clients; then lines: the request target, then "Name: value" headers. */
 #include "request.h"
+
+#include "auth.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -42,9 +47,17 @@ static const char config_text[] = "[bridge]\n"
                                   "[route sensors]\npath = /sensors/{room}\n"
                                   "mqtt_topic = sensors/{room}/t\ntopic = sensors/{room}/{x}\n"
                                   "[route pub]\npath = /pub/{ch}\nchannel = pub.{ch}\n"
-                                  "publish = true\n";
+                                  "publish = true\n"
+                                  "[auth]\njwt_cookie = tok\njwt_query = true\n"
+                                  "[route secret]\npath = /secret/{x}?app={app}\n"
+                                  "channel = s.{app}.{x}\nauth = jwt\n";
+
+/* The seeds' tokens are signed with it (HS256), valid until 1800000100; NOW is before. */
+#define SECRET "0123456789abcdef0123456789abcdef"
+#define NOW 1800000000LL
 
 static struct config *cfg;
+static struct auth *verifier;
 
 static void no_errors(const char *line) {
     fprintf(stderr, "fuzz_request: config: %s\n", line);
@@ -58,9 +71,14 @@ static void load_config(void) {
         abort();
     close(fd);
     cfg = config_new();
+    cfg->jwt_secret = xstrdup(SECRET);
     if (config_load_file(cfg, path, no_errors) != 0 || config_validate(cfg, no_errors) != 0)
         abort();
     unlink(path);
+    struct auth_cfg acfg = {"HS256", NULL, NULL, 30, cfg->max_header_size};
+    const char *err;
+    if ((verifier = auth_new(&acfg, SECRET, strlen(SECRET), &err)) == NULL)
+        abort();
 }
 
 static struct request_pair *pairs_of(const struct evkeyvalq *q, size_t *n) {
@@ -78,7 +96,10 @@ static struct request_pair *pairs_of(const struct evkeyvalq *q, size_t *n) {
 }
 
 static void check(const struct request *req, const struct request_decision *d, const char *origin) {
-    static const int statuses[] = {400, 403, 404, 405, 413, 414, 501, 503};
+    static const int statuses[] = {400, 401, 403, 404, 405, 413, 414, 501, 503};
+    if ((d->status == 401 || (d->status == 403 && d->auth == REQ_AUTH_FORBIDDEN)) &&
+        d->www_authenticate == NULL)
+        abort();
     if (d->action == ACT_REFUSE) {
         bool known = false;
         for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
@@ -94,6 +115,11 @@ static void check(const struct request *req, const struct request_decision *d, c
             route_match(cfg->routes[d->route].path, req->path, &params) != ROUTE_MATCH)
             abort();
     }
+    bool guarded =
+        d->route < cfg->nroutes && config_route_auth(cfg, &cfg->routes[d->route]) == AUTH_JWT;
+    if ((d->action == ACT_STREAM || d->action == ACT_HEAD) && guarded &&
+        (d->auth != REQ_AUTH_ALLOWED || d->expires_at_ms != 1800000100LL * 1000))
+        abort();
     if (d->action != ACT_STREAM)
         return;
     if (d->ntopics == 0 || d->ntopics > cfg->max_topics)
@@ -156,6 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         .nheaders = nheaders,
         .draining = data[0] & 16,
         .open_streams = data[0] & 32 ? cfg->max_clients : 0,
+        .now_s = NOW,
     };
     char *path = r.raw_path ? evhttp_uridecode(r.raw_path, 0, &r.path_len) : NULL;
     r.path = path;
@@ -165,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct request_pair *qp = pairs_of(&q, &r.nquery);
     r.query_pairs = qp;
     struct request_decision d;
-    request_decide(cfg, NULL, &r, &d);
+    request_decide(cfg, verifier, &r, &d);
     /* Same-origin requests get no CORS headers: only a foreign origin may be checked. */
     bool foreign =
         origin != NULL &&
