@@ -265,10 +265,12 @@ static void open_stream(struct http *h, struct evhttp_request *req,
 static void count_auth(struct http *h, struct evhttp_request *req, const struct request_decision *d,
                        const char *path) {
     struct metrics *m = &h->b->metrics;
+    if (d->auth == REQ_AUTH_OPEN || d->auth == REQ_AUTH_BACKEND)
+        return; /* the common case: nothing to count, no peer to look up */
     const char *peer = "?";
     ev_uint16_t port = 0;
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    if (evcon != NULL)
+    if (evcon != NULL && d->auth != REQ_AUTH_ALLOWED)
         evhttp_connection_get_peer(evcon, (char **)&peer, &port);
     switch (d->auth) {
     case REQ_AUTH_OPEN:
