@@ -19,6 +19,7 @@
 #include "delivery.h"
 #include "http.h"
 #include "journal.h"
+#include "lease.h"
 #include "log.h"
 #include "publish.h"
 #include "replay.h"
@@ -29,14 +30,6 @@
 #include "sse.h"
 #include "xmalloc.h"
 
-static bool uses_streams(const struct config *cfg) {
-    for (size_t i = 0; i < cfg->nroutes; i++) {
-        if (route_is_stream(&cfg->routes[i]))
-            return true;
-    }
-    return false;
-}
-
 static bool uses_journal(const struct config *cfg) {
     for (size_t i = 0; i < cfg->nroutes; i++) {
         if (route_is_journalled(&cfg->routes[i]))
@@ -45,16 +38,22 @@ static bool uses_journal(const struct config *cfg) {
     return false;
 }
 
-/* The hub's sync callback: the source that serves the topic's kind follows it. */
+/* The hub's sync callback: the source that reads the topic's journal follows it, then the
+ * source that serves its kind (which may free it). */
 static void sync_topic(void *arg, struct topic *t) {
     struct bridge *b = arg;
+    struct source *own = NULL;
     for (size_t i = 0; i < b->nsources; i++) {
         struct source *src = b->sources[i];
-        if (src->ops->kinds & SOURCE_KIND(t->kind)) {
+        if (t->journal_key != NULL && (src->ops->journals & SOURCE_KIND(t->kind)))
             src->ops->sync(src, t);
-            return;
-        }
+        if (src->ops->kinds & SOURCE_KIND(t->kind))
+            own = src;
     }
+    if (own != NULL)
+        own->ops->sync(own, t);
+    if (b->lease != NULL) /* after the source: it may have freed t */
+        lease_kick(b->lease);
 }
 
 /* The journal's callbacks: entries go to delivery, a ready reader to the replays. */
@@ -62,8 +61,24 @@ static void journal_entry(void *arg, struct topic *t, const struct entry *e) {
     delivery_entry(arg, t, e);
 }
 
+/* The lease's: this bridge writes t's journal from now on. */
+static void lease_acquired(void *arg, struct topic *t, bool resumed) {
+    struct bridge *b = arg;
+    journal_owe_gap(b->journal, t, resumed);
+}
+
+static void resync(void *arg, struct topic *t) {
+    struct bridge *b = arg;
+    if (t->journal_key != NULL)
+        hub_sync(b->hub, t);
+}
+
+/* The reader is back: the journals' followers ask where their journals end first, then the
+ * replays read, on the same connection: a client's position is never older than the point
+ * from which its topic's live entries are read, so nothing falls between the two. */
 static void journal_reader_ready_cb(void *arg) {
     struct bridge *b = arg;
+    hub_foreach(b->hub, resync, b);
     replay_pump(b->replay);
 }
 
@@ -272,7 +287,8 @@ int bridge_start(struct bridge *b) {
                                             b->cfg->redis_probe_timeout_ms};
     b->redis_pool = redis_pool_new(b->base, &addr, &pool_cfg);
     b->sources[b->nsources++] = source_redis_new(b);
-    if (uses_streams(b->cfg))
+    /* The stream source reads stream routes, and the journals of every journalled route. */
+    if (uses_journal(b->cfg))
         b->sources[b->nsources++] = source_stream_new(b);
     if (config_uses_mqtt(b->cfg)) {
         struct source *mqtt = source_mqtt_new(b);
@@ -283,6 +299,8 @@ int bridge_start(struct bridge *b) {
     if (uses_journal(b->cfg)) {
         const struct journal_events ev = {journal_entry, journal_reader_ready_cb, b};
         b->journal = journal_new(b, &ev);
+        const struct lease_events lev = {lease_acquired, b};
+        b->lease = lease_new(b, &lev);
         b->replay = replay_new(b, b->journal);
         b->client_hooks = replay_client_hooks(b->replay);
     }
@@ -294,8 +312,10 @@ int bridge_start(struct bridge *b) {
     redis_pool_start(b->redis_pool);
     /* The journal connects first: the broker hands a persistent session's queued messages
      * over as soon as the MQTT source connects, and they are journalled. */
-    if (b->journal)
+    if (b->journal) {
         journal_start(b->journal);
+        lease_start(b->lease);
+    }
     for (size_t i = 0; i < b->nsources; i++)
         b->sources[i]->ops->start(b->sources[i]);
     if (b->publish)
@@ -329,6 +349,9 @@ static void free_event(struct event *ev) {
 void bridge_free(struct bridge *b) {
     if (b == NULL)
         return;
+    /* First, while everything else still runs: releasing the leases runs the loop briefly. */
+    lease_free(b->lease);
+    b->lease = NULL;
     http_free(b->http); /* closes every connection; their close callbacks free the clients */
     b->http = NULL;
     backend_free(b->backend); /* the requests that waited for it went with their connections */

@@ -180,6 +180,24 @@ static const char *parse_listen(struct config *cfg, const char *value) {
     return NULL;
 }
 
+static const char *parse_workers(struct config *cfg, const char *value) {
+    if (strcmp(value, "auto") == 0) {
+        cfg->workers = 0;
+        return NULL;
+    }
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(value, &end, 10);
+    if (errno || end == value || *end || value[0] == '-' || n < 1 || n > WORKERS_MAX)
+        return "expected a number of processes from 1 to 64, or auto";
+    cfg->workers = n;
+    return NULL;
+}
+
+static void clear_nothing(struct config *cfg) {
+    (void)cfg;
+}
+
 static void clear_listen(struct config *cfg) {
     free(cfg->listen_host);
 }
@@ -320,9 +338,8 @@ static const struct config_setting settings[] = {
      .doc = "several processes share the port (`SO_REUSEPORT`), the kernel spreads connections "
             "over them: one process per core, or past one process's file limit. Each process "
             "subscribes for its own clients; `/metrics` and `/healthz` answer for the process "
-            "that takes the request. Refused for routes that journal pub/sub messages or read "
-            "MQTT (one journal writer, one MQTT session); streams and unjournalled channels are "
-            "fine"},
+            "that takes the request. Journals are written once among them (`journal_lease`); "
+            "`workers` starts such processes itself"},
     {COUNT("bridge", "max_topics", max_topics, "32", 1, 1024),
      .doc = "channels/patterns one connection may ask for"},
     {SIZE("bridge", "client_buffer", client_buffer, "1MiB", 4 * KIB, GIB),
@@ -396,6 +413,18 @@ static const struct config_setting settings[] = {
     {DURATION("bridge", "journal_linger", journal_linger_ms, "60s", 0, DURATION_MAX_MS),
      .doc = "a journalled channel stays subscribed this long after its last client, so that a "
             "reconnecting browser misses nothing"},
+    {DURATION("bridge", "journal_lease", journal_lease_ms, "3s", 100, 3600000),
+     .flags = CONFIG_ZERO_OFF, .range_err = "journal_lease must be 0 (off) or at least 100ms",
+     .env = "JOURNAL_LEASE", .flag = "journal-lease", .metavar = "DUR",
+     .doc = "bridges sharing a Redis journal each pub/sub channel and MQTT filter once: the "
+            "writer holds a lease in Redis that lives this long after its last renewal, so "
+            "another bridge takes over within it when the writer dies (README: Running several "
+            "bridges); `0`: no lease, this bridge writes its journals alone (one bridge only)"},
+    {CUSTOM("bridge", "workers", workers, size_t, "1", parse_workers, clear_nothing),
+     .env = "WORKERS", .flag = "workers", .metavar = "N",
+     .doc = "processes serving one port (`SO_REUSEPORT`), each with its own connections and "
+            "subscriptions; one that dies is restarted, SIGTERM drains them all. `auto`: one per "
+            "core"},
     {COUNT("bridge", "replay_batch", replay_batch, "500", 1, 10000),
      .doc = "entries per `XRANGE` page (and per `XREAD` of stream routes)"},
     {COUNT("bridge", "replay_inflight", replay_inflight, "32", 1, 10000),
@@ -1085,13 +1114,11 @@ static int validate_route(const struct config *cfg, size_t index, void (*errors)
      * for delivery, but a journal of pub/sub or MQTT messages needs one writer (README,
      * "Several bridge processes") and an MQTT session one owner. Streams are fine: the
      * backend writes them. */
-    if (cfg->reuse_port && route_is_mqtt(r))
-        ROUTE_ERROR("reads MQTT, which reuse_port does not support yet (every process would "
-                    "need an MQTT session of its own)");
-    else if (cfg->reuse_port && (r->journal > 0 || r->journal_age_ms > 0) &&
-             !route_is_stream_only(r))
-        ROUTE_ERROR("journals pub/sub messages, which reuse_port cannot do (every process would "
-                    "write the journal); set journal = 0, or read a stream");
+    if ((cfg->reuse_port || cfg->workers != 1) && cfg->journal_lease_ms == 0 &&
+        (r->journal > 0 || r->journal_age_ms > 0) && !route_is_stream_only(r))
+        ROUTE_ERROR("journals pub/sub or MQTT messages with journal_lease = 0, which several "
+                    "processes on one port cannot do (each would write the journal); set a "
+                    "journal_lease, or journal = 0");
     if (route_is_journalled(r) && translate_needs_props(&r->rules))
         ROUTE_ERROR("property:NAME cannot be used with a journal: the journal keeps the topic "
                     "and payload, not MQTT user properties, so a replay could not translate "

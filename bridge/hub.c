@@ -285,6 +285,10 @@ void hub_prune(struct topic *t) {
     }
 }
 
+bool hub_topic_idle(const struct topic *t) {
+    return t->state == UPSTREAM_NONE && t->follow == UPSTREAM_NONE && t->pending == 0;
+}
+
 void hub_remove(struct hub *hub, struct topic *t) {
     struct topic **tp = &hub->buckets[hash(t->kind, t->name, t->name_len) & (hub->nbuckets - 1)];
     while (*tp && *tp != t)

@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 
 #include "clock.h"
+#include "lease.h"
 #include "log.h"
 #include "record.h"
 #include "xmalloc.h"
@@ -20,12 +21,12 @@ struct journal {
     unsigned long long failed_writes; /* in the current episode */
 };
 
-/* A pub/sub message or gap marker on its way into the journal: what to deliver once Redis
- * has given it an id. One per message, whatever the number of clients. */
+/* A pub/sub message or gap marker on its way into the journal: kept until Redis answers, to
+ * be delivered here should Redis refuse it. One per message, whatever the number of clients. */
 struct pending_write {
     struct journal *j;
     struct topic *t;
-    bool gap, deliver, gap_started;
+    bool gap, gap_started;
     size_t channel_len, payload_len;
     char data[]; /* channel, then payload (or the gap reason) */
 };
@@ -38,7 +39,8 @@ bool journal_up(const struct journal *j) {
 static const char GAP_STARTED[] = RECORD_GAP_STARTED, GAP_RESUMED[] = RECORD_GAP_RESUMED;
 
 static void writer_ready(void *arg) {
-    (void)arg;
+    struct journal *j = arg;
+    lease_load(j->b->lease, redis_conn_ctx(j->writer)); /* before any write on this connection */
 }
 
 static void owe_resumed(void *arg, struct topic *t) {
@@ -48,8 +50,8 @@ static void owe_resumed(void *arg, struct topic *t) {
 }
 
 static void writer_lost(void *arg) {
-    /* Pending and new writes are delivered without an id (live clients miss nothing), but the
-     * journal misses them: it owes a gap marker. */
+    /* Pending and new writes are lost to the journal (and so to every reader): it owes a gap
+     * marker. */
     struct journal *j = arg;
     hub_foreach(j->b->hub, owe_resumed, j);
 }
@@ -121,49 +123,59 @@ bool journal_degraded(const struct journal *j) {
     return j->degraded;
 }
 
-static void on_write_reply(redisAsyncContext *ac, void *r, void *privdata) {
-    struct pending_write *pw = privdata;
-    redisReply *reply = r;
-    struct journal *j = pw->j;
-    (void)ac;
-    pw->t->pending--;
+/* NOTHOLDER: sse_append refused the write, the lease is another bridge's (functions.lua). */
+static bool not_holder(const redisReply *reply) {
+    return reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOTHOLDER", 9) == 0;
+}
+
+/* A message that is not in the journal, to this bridge's live clients (no id). */
+static void deliver_unjournalled(struct journal *j, const struct pending_write *pw) {
     struct entry e = {0};
-    e.gap = pw->gap;
     e.in.channel = pw->data;
     e.in.channel_len = pw->channel_len;
     e.in.payload = pw->data + pw->channel_len;
     e.in.payload_len = pw->payload_len;
+    j->ev.entry(j->ev.arg, pw->t, &e);
+}
+
+static void on_write_reply(redisAsyncContext *ac, void *r, void *privdata) {
+    struct pending_write *pw = privdata;
+    redisReply *reply = r;
+    struct journal *j = pw->j;
+    struct topic *t = pw->t;
+    (void)ac;
+    t->pending--;
+    struct stream_id id;
     if (reply != NULL && reply->type == REDIS_REPLY_STRING &&
-        stream_id_parse(reply->str, reply->len, &e.id) == 0) {
-        e.has_id = true;
-        if (stream_id_cmp(e.id, pw->t->last_id) > 0)
-            pw->t->last_id = e.id;
-        pw->t->cursor_known = true;
-        write_succeeded(j, pw->t);
+        stream_id_parse(reply->str, reply->len, &id) == 0) {
+        /* Delivered by every bridge's XREAD of the journal, this one's included. */
+        lease_wrote(j->b->lease, t);
+        write_succeeded(j, t);
+    } else if (reply != NULL && not_holder(reply)) {
+        lease_lost(j->b->lease, t); /* the new writer wrote it, or its marker says it is lost */
     } else {
-        /* Delivered all the same, without an id: the client misses nothing live, but this
-         * event cannot be replayed, and the journal owes a gap marker. */
-        if (pw->t->gap_owed == NULL)
-            pw->t->gap_owed = GAP_RESUMED;
-        if (reply != NULL) /* refused (a lost connection is the connection's to report) */
-            write_refused(j, pw->t, reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply",
-                          pw->deliver && !pw->gap);
+        /* Not in the journal (or not known to be: a connection lost with the write in
+         * flight): the journal owes a gap marker. A refusal (a lost connection is the
+         * connection's to report) is delivered here without an id, so that this bridge's live
+         * clients miss nothing; it cannot be replayed. */
+        if (t->gap_owed == NULL)
+            t->gap_owed = pw->gap && pw->gap_started ? GAP_STARTED : GAP_RESUMED;
+        if (reply != NULL) {
+            write_refused(j, t, reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply",
+                          !pw->gap);
+            if (!pw->gap)
+                deliver_unjournalled(j, pw);
+        }
     }
-    if (e.gap && !e.has_id && pw->t->gap_owed == NULL)
-        pw->t->gap_owed = pw->gap_started ? GAP_STARTED : GAP_RESUMED;
-    if (pw->deliver && (!e.gap || e.has_id))
-        j->ev.entry(j->ev.arg, pw->t, &e);
     free(pw);
 }
 
-static void write_entry(struct journal *j, struct topic *t, bool gap, bool deliver,
-                        const char *channel, size_t channel_len, const char *payload,
-                        size_t payload_len) {
+static void write_entry(struct journal *j, struct topic *t, bool gap, const char *channel,
+                        size_t channel_len, const char *payload, size_t payload_len) {
     struct pending_write *pw = xmalloc(sizeof(*pw) + channel_len + payload_len);
     pw->j = j;
     pw->t = t;
     pw->gap = gap;
-    pw->deliver = deliver;
     pw->gap_started = gap && payload_len == sizeof(GAP_STARTED) - 1 &&
                       memcmp(payload, GAP_STARTED, payload_len) == 0;
     pw->channel_len = channel_len;
@@ -173,48 +185,72 @@ static void write_entry(struct journal *j, struct topic *t, bool gap, bool deliv
     t->pending++;
     redisAsyncContext *ac = redis_conn_ctx(j->writer);
     if (ac == NULL) {
+        /* Never sent: delivered here without an id, so that this bridge's live clients miss
+         * nothing; the journal owes a gap marker. */
+        if (!gap)
+            deliver_unjournalled(j, pw);
         on_write_reply(NULL, NULL, pw);
         return;
     }
-    const char *argv[12];
-    size_t lens[12];
-    char num[24];
+    const char *argv[16];
+    size_t lens[16];
+    char num[24], spec[RECORD_TRIM_SPEC_MAX];
+    char *lease_key = NULL;
     int n = 0;
-    argv[n] = "XADD";
-    lens[n++] = 4;
-    argv[n] = t->journal_key;
-    lens[n++] = strlen(t->journal_key);
-    n += trim_args(t, argv + n, lens + n, num);
-    argv[n] = "*";
-    lens[n++] = 1;
+    if (lease_fenced(j->b->lease)) {
+        /* FCALL sse_append 2 <journal> <lease> <token> <trim> <take> <fields...>: fenced. */
+        lease_key = record_lease_key(t->journal_key);
+        const char *head[] = {"FCALL",   "sse_append",
+                              "2",       t->journal_key,
+                              lease_key, lease_token(j->b->lease),
+                              spec,      lease_may_take(j->b->lease, t) ? "1" : "0"};
+        record_trim_spec(t, spec, sizeof(spec));
+        for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++) {
+            argv[n] = head[i];
+            lens[n++] = strlen(head[i]);
+        }
+    } else {
+        argv[n] = "XADD";
+        lens[n++] = 4;
+        argv[n] = t->journal_key;
+        lens[n++] = strlen(t->journal_key);
+        n += trim_args(t, argv + n, lens + n, num);
+        argv[n] = "*";
+        lens[n++] = 1;
+    }
     if (gap)
         n += (int)record_gap_fields(pw->data + channel_len, payload_len, argv + n, lens + n);
     else
         n += (int)record_message_fields(pw->data, channel_len, pw->data + channel_len, payload_len,
                                         argv + n, lens + n);
     redisAsyncCommandArgv(ac, on_write_reply, pw, n, argv, lens);
+    free(lease_key);
+}
+
+/* Writes the gap marker t owes, if any, when the writer can. */
+static void write_owed_gap(struct journal *j, struct topic *t) {
+    if (t->gap_owed == NULL || !redis_conn_ready(j->writer))
+        return;
+    const char *reason = t->gap_owed;
+    t->gap_owed = NULL;
+    write_entry(j, t, true, t->name, t->name_len, reason, strlen(reason));
 }
 
 void journal_append(struct journal *j, struct topic *t, const char *channel, size_t channel_len,
                     const char *payload, size_t payload_len) {
-    if (t->gap_owed != NULL && redis_conn_ready(j->writer)) {
-        /* A start marker is news to returning clients only (fresh ones drop it); a resumed
-         * one was told live already. */
-        const char *reason = t->gap_owed;
-        t->gap_owed = NULL;
-        write_entry(j, t, true, reason == GAP_STARTED, t->name, t->name_len, reason,
-                    strlen(reason));
-    }
-    write_entry(j, t, false, true, channel, channel_len, payload, payload_len);
+    if (!lease_holds(j->b->lease, t))
+        return; /* another bridge writes this journal; every bridge reads it */
+    write_owed_gap(j, t);
+    write_entry(j, t, false, channel, channel_len, payload, payload_len);
 }
 
 void journal_owe_gap(struct journal *j, struct topic *t, bool resumed) {
     if (t->gap_owed == NULL || resumed)
         t->gap_owed = resumed ? GAP_RESUMED : GAP_STARTED;
-    if (resumed) {
-        struct entry e = record_gap_entry(t, GAP_RESUMED);
-        j->ev.entry(j->ev.arg, t, &e);
-    }
+    /* Messages were lost: the marker goes in now, so that every bridge's live clients learn
+     * of it at once (through the journal, with its id), not with the next message. */
+    if (resumed && lease_holds(j->b->lease, t))
+        write_owed_gap(j, t);
 }
 
 void journal_topic_setup(struct journal *j, const struct config *cfg, struct topic *t,

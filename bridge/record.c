@@ -1,5 +1,6 @@
 #include "record.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,25 @@ size_t record_gap_fields(const char *reason, size_t reason_len, const char **arg
     argv[1] = reason;
     lens[1] = reason_len;
     return 2;
+}
+
+char *record_lease_key(const char *journal_key) {
+    size_t n = strlen(journal_key);
+    char *key = xmalloc(n + sizeof(":lease"));
+    memcpy(key, journal_key, n);
+    memcpy(key + n, ":lease", sizeof(":lease"));
+    return key;
+}
+
+size_t record_trim_spec(const struct topic *t, char *buf, size_t cap) {
+    int n = 0;
+    if (t->journal_maxlen)
+        n = snprintf(buf, cap, "MAXLEN %zu", t->journal_maxlen);
+    else if (t->journal_max_age_ms)
+        n = snprintf(buf, cap, "AGE %llu", t->journal_max_age_ms);
+    else if (cap > 0)
+        buf[0] = '\0';
+    return n < 0 ? 0 : (size_t)n;
 }
 
 struct entry record_gap_entry(const struct topic *t, const char *reason) {

@@ -115,7 +115,11 @@ static void on_position(void *arg, enum journal_read status, struct stream_id la
     if (status == JOURNAL_READ_FAILED) {
         fail(job, why);
     } else if (!job->have_from) {
-        finish(job, last); /* a new client: the journal's end is its position */
+        /* A new client: the journal's end is its position, or where its topic's live reading
+         * starts, if that is older (read first on this connection: bridge.c, reader_ready). */
+        struct topic *t = job->topic;
+        bool older = t->cursor_known && stream_id_cmp(t->last_id, last) < 0;
+        finish(job, older ? t->last_id : last);
     } else if (status == JOURNAL_READ_MISSING) {
         /* No such stream: its history is gone (trimmed away, or Redis lost its data),
          * unless the client had seen nothing of it. */

@@ -280,7 +280,7 @@ static void mqtt_sync(struct source_mqtt *s, struct topic *t) {
     if (s->state != MQTT_UP) {
         /* A filter the broker keeps in our persistent session is unsubscribed once we are
          * back, or the broker would go on sending (and queueing) it for nobody. */
-        if (!wanted && t->state == UPSTREAM_NONE && t->pending == 0 && !t->broker_holds)
+        if (!wanted && hub_topic_idle(t) && !t->broker_holds)
             remove_topic(s, t);
         return;
     }
@@ -295,7 +295,7 @@ static void mqtt_sync(struct source_mqtt *s, struct topic *t) {
             break;
         }
         if (!wanted) {
-            if (t->pending == 0)
+            if (hub_topic_idle(t))
                 remove_topic(s, t);
             return;
         }

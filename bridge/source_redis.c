@@ -98,7 +98,7 @@ static void redis_sync(struct source_redis *s, struct topic *t) {
     bool wanted = hub_topic_wanted(s->b->hub, t, clock_now_ms(s->b->base));
     redisAsyncContext *ac = redis_conn_ctx(s->conn);
     if (ac == NULL) {
-        if (!wanted && t->state == UPSTREAM_NONE && t->pending == 0)
+        if (!wanted && hub_topic_idle(t))
             hub_remove(s->b->hub, t);
         return;
     }
@@ -106,7 +106,7 @@ static void redis_sync(struct source_redis *s, struct topic *t) {
     switch (t->state) {
     case UPSTREAM_NONE:
         if (!wanted) {
-            if (t->pending == 0)
+            if (hub_topic_idle(t))
                 hub_remove(s->b->hub, t);
             return;
         }

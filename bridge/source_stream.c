@@ -1,5 +1,6 @@
 #include "source_stream.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,22 @@ static void stream_free(struct source_stream *s);
 
 static void send_read(struct source_stream *s);
 
+/* A stream topic's own state is ours; for a journalled channel, pattern or MQTT filter (whose
+ * `state` is its source's subscription) ours is `follow`: reading its journal. */
+static enum upstream_state *read_state(struct topic *t) {
+    return t->kind == TOPIC_STREAM ? &t->state : &t->follow;
+}
+
+static bool reading(const struct topic *t) {
+    return t->kind == TOPIC_STREAM ? t->state == UPSTREAM_SUBSCRIBED
+                                   : t->journal_key != NULL && t->follow == UPSTREAM_SUBSCRIBED;
+}
+
+/* The stream XREAD reads for t: the stream, or the topic's journal. */
+static const char *read_key(const struct topic *t) {
+    return t->kind == TOPIC_STREAM ? t->name : t->journal_key;
+}
+
 /* Re-reads with the current set of streams: now if idle, else by unblocking the XREAD. */
 static void kick(struct source_stream *s) {
     if (!redis_conn_ready(s->conn))
@@ -52,17 +69,120 @@ struct read_args {
 
 static void count_stream(void *arg, struct topic *t) {
     size_t *n = arg;
-    *n += t->kind == TOPIC_STREAM && t->state == UPSTREAM_SUBSCRIBED;
+    *n += reading(t);
 }
 
 static void add_key(void *arg, struct topic *t) {
     struct read_args *a = arg;
-    if (t->kind != TOPIC_STREAM || t->state != UPSTREAM_SUBSCRIBED || a->n == a->cap)
+    if (!reading(t) || a->n == a->cap)
         return;
-    a->argv[6 + a->n] = t->name;
-    a->lens[6 + a->n] = t->name_len;
+    a->argv[6 + a->n] = read_key(t);
+    a->lens[6 + a->n] = strlen(read_key(t));
     stream_id_format(t->last_id, a->ids[a->n]);
     a->n++;
+}
+
+/* The topics that read `key`: a stream of that name, and the channel, pattern or MQTT filter
+ * whose journal it is (journal_prefix + ["p:" | "m:"] + name). */
+static size_t find_topics(struct source_stream *s, const char *key, size_t len,
+                          struct topic *found[2]) {
+    size_t n = 0;
+    struct topic *t = hub_find(s->b->hub, TOPIC_STREAM, key, len);
+    if (t != NULL)
+        found[n++] = t;
+    const char *prefix = s->b->cfg->journal_prefix;
+    size_t plen = strlen(prefix);
+    if (len < plen || memcmp(key, prefix, plen) != 0)
+        return n;
+    const char *name = key + plen;
+    size_t nlen = len - plen;
+    static const struct {
+        enum topic_kind kind;
+        const char *mark;
+    } kinds[] = {{TOPIC_CHANNEL, ""}, {TOPIC_PATTERN, "p:"}, {TOPIC_MQTT, "m:"}};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]) && n < 2; i++) {
+        size_t mlen = strlen(kinds[i].mark);
+        if (nlen < mlen || memcmp(name, kinds[i].mark, mlen) != 0)
+            continue;
+        t = hub_find(s->b->hub, kinds[i].kind, name + mlen, nlen - mlen);
+        /* "p:x" may be a channel's name as well as the mark of pattern x: the key decides. */
+        if (t != NULL && t->journal_key != NULL && strlen(t->journal_key) == len &&
+            memcmp(t->journal_key, key, len) == 0)
+            found[n++] = t;
+    }
+    return n;
+}
+
+/* One entry XREAD gave for topic t: [id, [f, v, ...]]. */
+static void read_entry(struct source_stream *s, struct topic *t, const redisReply *item) {
+    const char *fields[2 * 16];
+    size_t lens[2 * 16];
+    struct entry e;
+    if (record_parse_entry(item, &e, fields, lens, 16) != 0) {
+        s->b->metrics.messages_dropped++;
+        return;
+    }
+    if (stream_id_cmp(e.id, t->last_id) > 0) {
+        t->last_id = e.id;
+        record_entry_from_fields(t, &e);
+        if (t->kind == TOPIC_STREAM) /* a journal's messages were counted by their source */
+            s->b->metrics.messages_in++;
+        delivery_entry(s->b, t, &e);
+    }
+    record_entry_clear(&e);
+}
+
+/* The entries of one XREAD reply, in id order across its streams: a client of several topics
+ * gets them as they were written (ids of one Redis share its clock), not stream by stream. */
+struct item {
+    struct stream_id id;
+    size_t order;
+    size_t key; /* index of its stream in the reply */
+    const redisReply *entry;
+};
+
+static int item_cmp(const void *a, const void *b) {
+    const struct item *x = a, *y = b;
+    int c = stream_id_cmp(x->id, y->id);
+    return c ? c : x->order < y->order ? -1 : x->order > y->order;
+}
+
+static bool stream_reply(const redisReply *kv) {
+    return kv->type == REDIS_REPLY_ARRAY && kv->elements == 2 &&
+           kv->element[0]->type == REDIS_REPLY_STRING && kv->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
+/* [[key, [[id, [f, v, ...]], ...]], ...] */
+static void read_reply(struct source_stream *s, const redisReply *reply) {
+    size_t n = 0;
+    for (size_t i = 0; i < reply->elements; i++)
+        n += stream_reply(reply->element[i]) ? reply->element[i]->element[1]->elements : 0;
+    struct item *items = xmalloc((n ? n : 1) * sizeof(*items));
+    size_t k = 0;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *kv = reply->element[i];
+        if (!stream_reply(kv))
+            continue;
+        for (size_t j = 0; j < kv->element[1]->elements; j++) {
+            const redisReply *e = kv->element[1]->element[j];
+            items[k] = (struct item){{0, 0}, k, i, e};
+            if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+                e->element[0]->type == REDIS_REPLY_STRING)
+                stream_id_parse(e->element[0]->str, e->element[0]->len, &items[k].id);
+            k++;
+        }
+    }
+    if (reply->elements > 1)
+        qsort(items, k, sizeof(*items), item_cmp);
+    for (size_t i = 0; i < k; i++) {
+        /* Looked up for each entry: a delivery may cut off the last client of a topic. */
+        const redisReply *key = reply->element[items[i].key]->element[0];
+        struct topic *found[2];
+        size_t nfound = find_topics(s, key->str, key->len, found);
+        for (size_t f = 0; f < nfound; f++)
+            read_entry(s, found[f], items[i].entry);
+    }
+    free(items);
 }
 
 static void on_read(redisAsyncContext *ac, void *r, void *privdata) {
@@ -83,36 +203,8 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata) {
         return;
     }
     s->error_logged = false;
-    if (reply->type == REDIS_REPLY_ARRAY) {
-        /* [[key, [[id, [f, v, ...]], ...]], ...] */
-        for (size_t i = 0; i < reply->elements; i++) {
-            const redisReply *kv = reply->element[i];
-            if (kv->type != REDIS_REPLY_ARRAY || kv->elements != 2 ||
-                kv->element[0]->type != REDIS_REPLY_STRING ||
-                kv->element[1]->type != REDIS_REPLY_ARRAY)
-                continue;
-            struct topic *t =
-                hub_find(s->b->hub, TOPIC_STREAM, kv->element[0]->str, kv->element[0]->len);
-            if (t == NULL)
-                continue;
-            for (size_t k = 0; k < kv->element[1]->elements; k++) {
-                const char *fields[2 * 16];
-                size_t lens[2 * 16];
-                struct entry e;
-                if (record_parse_entry(kv->element[1]->element[k], &e, fields, lens, 16) != 0) {
-                    s->b->metrics.messages_dropped++;
-                    continue;
-                }
-                if (stream_id_cmp(e.id, t->last_id) <= 0)
-                    continue;
-                t->last_id = e.id;
-                record_entry_from_fields(t, &e);
-                s->b->metrics.messages_in++;
-                delivery_entry(s->b, t, &e);
-                record_entry_clear(&e);
-            }
-        }
-    }
+    if (reply->type == REDIS_REPLY_ARRAY)
+        read_reply(s, reply);
     send_read(s);
 }
 
@@ -157,11 +249,15 @@ static void on_type(redisAsyncContext *ac, void *r, void *privdata) {
     (void)ac;
     if (reply != NULL && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "stream") != 0 &&
         strcmp(reply->str, "none") != 0) {
-        struct topic *t = hub_find(s->b->hub, TOPIC_STREAM, tc->key, strlen(tc->key));
-        if (t != NULL && t->state == UPSTREAM_SUBSCRIBED) {
+        struct topic *found[2];
+        size_t n = find_topics(s, tc->key, strlen(tc->key), found);
+        for (size_t i = 0; i < n; i++) {
+            struct topic *t = found[i];
+            if (!reading(t))
+                continue;
             log_warn("streams: %s is a %s, not a stream: not read until it is one", tc->key,
                      reply->str);
-            t->state = UPSTREAM_NONE; /* the sweep retries; XREVRANGE fails until fixed */
+            *read_state(t) = UPSTREAM_NONE; /* the sweep retries; XREVRANGE fails until fixed */
             t->cursor_known = false;
         }
     }
@@ -173,12 +269,14 @@ static void on_type(redisAsyncContext *ac, void *r, void *privdata) {
 static void check_type(void *arg, struct topic *t) {
     struct source_stream *s = arg;
     redisAsyncContext *ac = redis_conn_ctx(s->conn);
-    if (ac == NULL || t->kind != TOPIC_STREAM || t->state != UPSTREAM_SUBSCRIBED)
+    if (ac == NULL || !reading(t))
         return;
-    struct type_check *tc = xmalloc(sizeof(*tc) + t->name_len + 1);
+    const char *key = read_key(t);
+    size_t len = strlen(key);
+    struct type_check *tc = xmalloc(sizeof(*tc) + len + 1);
     tc->s = s;
-    memcpy(tc->key, t->name, t->name_len + 1);
-    if (redisAsyncCommand(ac, on_type, tc, "TYPE %b", t->name, t->name_len) == REDIS_OK)
+    memcpy(tc->key, key, len + 1);
+    if (redisAsyncCommand(ac, on_type, tc, "TYPE %b", key, len) == REDIS_OK)
         s->checks++;
     else
         free(tc);
@@ -216,8 +314,15 @@ static void on_lost(void *arg) {
 
 static void on_end(void *arg, struct topic *t, bool ok) {
     struct source_stream *s = arg;
-    if (t->state == UPSTREAM_SUBSCRIBING)
-        t->state = ok ? UPSTREAM_SUBSCRIBED : UPSTREAM_NONE;
+    if (ok && t->follow_from_ms > 0 && t->last_id.ms >= t->follow_from_ms) {
+        /* Written since the topic started, while the end could not be read: its clients
+         * came before, they get it. (The bridge's clock against Redis's: an outage only.) */
+        t->last_id = (struct stream_id){t->follow_from_ms - 1, UINT64_MAX};
+    }
+    if (ok)
+        t->follow_from_ms = 0;
+    if (*read_state(t) == UPSTREAM_SUBSCRIBING)
+        *read_state(t) = ok ? UPSTREAM_SUBSCRIBED : UPSTREAM_NONE;
     /* On failure (Redis away, or the key is not a stream) the next sweep tries again; trying
      * again from here would spin while the reader is down. */
     if (!ok)
@@ -226,26 +331,34 @@ static void on_end(void *arg, struct topic *t, bool ok) {
     stream_sync(s, t);
 }
 
+/* A stream topic is ours alone: we free it. A journalled topic's own source frees it once we
+ * have stopped reading its journal (hub_topic_idle). */
 static void stream_sync(struct source_stream *s, struct topic *t) {
+    bool own = t->kind == TOPIC_STREAM;
+    if (!own && t->journal_key == NULL)
+        return;
     bool wanted = hub_topic_wanted(s->b->hub, t, clock_now_ms(s->b->base));
-    switch (t->state) {
+    enum upstream_state *state = read_state(t);
+    switch (*state) {
     case UPSTREAM_NONE:
         if (!wanted) {
-            if (t->pending == 0)
+            if (own && hub_topic_idle(t))
                 hub_remove(s->b->hub, t);
         } else if (t->cursor_known) {
-            t->state = UPSTREAM_SUBSCRIBED; /* resume from the cursor */
+            *state = UPSTREAM_SUBSCRIBED; /* resume from the cursor */
             kick(s);
         } else {
-            t->state = UPSTREAM_SUBSCRIBING;
+            if (!journal_reader_ready(s->b->journal) && t->follow_from_ms == 0)
+                t->follow_from_ms = clock_wall_ms();
+            *state = UPSTREAM_SUBSCRIBING;
             journal_stream_end(s->b->journal, t, on_end, s);
         }
         break;
     case UPSTREAM_SUBSCRIBED:
         if (!wanted) {
-            t->state = UPSTREAM_NONE;
+            *state = UPSTREAM_NONE;
             kick(s);
-            if (t->pending == 0)
+            if (own && hub_topic_idle(t))
                 hub_remove(s->b->hub, t);
         }
         break;
@@ -307,6 +420,8 @@ static const struct source_ops ops = {
     .name = "redis streams",
     .upstream = "redis",
     .kinds = SOURCE_KIND(TOPIC_STREAM),
+    /* Every bridge reads the journals of journalled channels, patterns and MQTT filters. */
+    .journals = SOURCE_KIND(TOPIC_CHANNEL) | SOURCE_KIND(TOPIC_PATTERN) | SOURCE_KIND(TOPIC_MQTT),
     .start = ops_start,
     .sync = ops_sync,
     .up = ops_up,

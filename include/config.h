@@ -84,6 +84,9 @@ struct config {
     size_t journal;       /* journal length of the built-in routes */
     char *journal_prefix; /* key of a channel's journal: prefix + channel name */
     unsigned journal_linger_ms;
+    unsigned journal_lease_ms; /* the journal writer's lease among bridges (0: none, write alone) */
+    size_t workers;            /* processes on one port (0: one per core) */
+    int worker;                /* main.c's: this process's number among them (0: the only one) */
     size_t replay_batch;
     size_t replay_inflight;
     char *gap_event;

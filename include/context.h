@@ -42,6 +42,7 @@ struct bridge {
     struct publish *publish; /* NULL when no route publishes */
     struct journal *journal; /* NULL when no route is journalled */
     struct replay *replay;   /* with the journal */
+    struct lease *lease;     /* with the journal: which journals this process writes */
     /* What client.c calls back, so that it calls no module above it and a client holds one
      * flag, not a callback (the replays' hooks when there is a journal). */
     struct client_hooks {

@@ -25,6 +25,7 @@
 
 /* Authorization. */
 #define AUTH_KEY_FILE_MAX (1024 * 1024) /* jwt_secret_file / jwt_key_file (a JWKS may be long) */
+#define WORKERS_MAX 64                  /* workers = N: at most this many processes */
 #define BACKEND_INFLIGHT_MAX 256        /* backend checks waiting at once; more are 503 */
 #define BACKEND_CACHE_MAX 4096          /* decisions kept for backend_cache */
 #define BACKEND_BODY_MAX 4096           /* a 2xx body longer than this is not read */

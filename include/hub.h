@@ -95,6 +95,14 @@ struct topic {
                                  next message: no key for a channel nobody publishes to */
     bool write_failing;       /* Redis refuses its journal writes: live clients were told */
     unsigned pending;         /* Redis requests about it in flight: not freed meanwhile */
+    /* lease.c's: who writes its journal. While held, the lease keeps the topic (one pending). */
+    enum lease_state { LEASE_UNKNOWN, LEASE_HELD, LEASE_OTHER } lease;
+    /* source_stream.c's: reading the journal of a journalled channel, pattern or MQTT filter
+     * (XREAD), as every bridge does, writer included (a stream topic uses `state`). */
+    enum upstream_state follow;
+    /* source_stream.c's: when the journal's end could not be read at the topic's start (Redis
+     * away), the wall clock then: reading starts there, so its clients miss nothing. */
+    unsigned long long follow_from_ms;
     /* MQTT filters only. */
     unsigned sub_id;           /* MQTT 5 subscription identifier (0: none yet) */
     int mid;                   /* message id of the (UN)SUBSCRIBE in flight */
@@ -129,6 +137,8 @@ bool hub_topic_wanted(const struct hub *hub, const struct topic *t, unsigned lon
 /* Makes t journalled into key (a copy is kept) with the given retention. */
 void hub_topic_journal(struct topic *t, const char *key, size_t maxlen,
                        unsigned long long max_age_ms, unsigned linger_ms);
+/* Nothing upstream holds t: not subscribed, its journal not read, no request in flight. */
+bool hub_topic_idle(const struct topic *t);
 /* Frees a topic nothing wants any more; the upstream must have let go (UPSTREAM_NONE). */
 void hub_remove(struct hub *hub, struct topic *t);
 /* Frees the topic's feeds that have no subscriber left. */

@@ -1,12 +1,14 @@
 /* The journal: Redis streams that keep each journalled topic's recent history (the record
  * format is record.h's), written on one connection and read on another.
  *
- * Writing: a message on a journalled topic is appended with XADD (trimmed with MAXLEN ~ or
- * MINID ~) on the writer connection; the reply's entry id becomes the SSE id and the entry is
- * handed to the `entry` callback then, so ids and delivery order come from Redis. When
- * journalling of a topic (re)starts, a gap marker entry records that history may have a hole.
- * A write Redis refuses marks the journal degraded (logged at both ends of the episode) and
- * tells the topic's live clients once, with a journal-write-failed gap event.
+ * Writing: a message on a journalled topic is appended on the writer connection, by the bridge
+ * that holds the journal's lease only (lease.h), with the fenced FCALL sse_append (or a plain
+ * XADD without lease), trimmed with MAXLEN ~ or MINID ~. It reaches clients, this bridge's
+ * included, through the stream source's XREAD of the journal: ids and delivery order come from
+ * Redis, the same on every bridge. When journalling of a topic (re)starts, a gap marker entry
+ * records that history may have a hole. A write Redis refuses marks the journal degraded
+ * (logged at both ends of the episode), is delivered to this bridge's live clients without an
+ * id, and they are told once, with a journal-write-failed gap event.
  *
  * Reading (the reader connection): where a client's position stands in a journal, pages of
  * entries after it (replay.c drives these), and the services of the stream source (the end of
@@ -27,8 +29,8 @@
 #include "streamid.h"
 
 struct journal_events {
-    /* An event of topic t for its live clients: an entry Redis gave an id, a message it could
-     * not write (no id), or a gap event. */
+    /* An event of topic t for this bridge's live clients that is not in the journal: a
+     * message Redis refused to write (no id), or the journal-write-failed gap event. */
     void (*entry)(void *arg, struct topic *t, const struct entry *e);
     /* The reader connection is ready (again): reads refused meanwhile may be sent. */
     void (*reader_ready)(void *arg);
@@ -46,14 +48,14 @@ bool journal_degraded(const struct journal *j);
  * is its own journal). j may be NULL (no journalled route). */
 void journal_topic_setup(struct journal *j, const struct config *cfg, struct topic *t,
                          const struct route_cfg *r);
-/* Appends a pub/sub message to t's journal; delivered when Redis answers with its id. */
+/* Appends a pub/sub message to t's journal when this bridge holds its lease (else nothing). */
 void journal_append(struct journal *j, struct topic *t, const char *channel, size_t channel_len,
                     const char *payload, size_t payload_len);
 /* Journalling of t (re)starts: a gap marker is owed, written just before the next message
  * (so a channel nobody publishes to gets no key). A replay across it sends the gap event;
- * so does its live delivery, except to clients that came without a position. `resumed`: the
- * subscription was down and the clients connected now missed messages: they are told at
- * once. */
+ * so does its live delivery, except to clients that came without a position. `resumed`:
+ * messages were lost (a resubscription, a writer taking over): written at once if this bridge
+ * writes t's journal, so that every reader learns of it now. */
 void journal_owe_gap(struct journal *j, struct topic *t, bool resumed);
 
 /* ---- reads ---- */

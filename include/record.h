@@ -42,6 +42,13 @@ size_t record_message_fields(const char *channel, size_t channel_len, const char
                              size_t payload_len, const char **argv, size_t *lens);
 size_t record_gap_fields(const char *reason, size_t reason_len, const char **argv, size_t *lens);
 
+/* The key of the lease on journal_key (lease.h): journal_key + ":lease", allocated. */
+char *record_lease_key(const char *journal_key);
+/* The trim of t's journal as functions.lua reads it: "MAXLEN n", "AGE ms" or "" (none);
+ * returns its length (cap >= RECORD_TRIM_SPEC_MAX). */
+#define RECORD_TRIM_SPEC_MAX 32
+size_t record_trim_spec(const struct topic *t, char *buf, size_t cap);
+
 /* A gap event for topic t that is not in the journal (it has no id). */
 struct entry record_gap_entry(const struct topic *t, const char *reason);
 /* Whether e is the journal-started marker. */

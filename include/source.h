@@ -15,6 +15,7 @@ struct source_ops {
     const char *name;     /* in logs: "redis pub/sub", "redis streams", "mqtt" */
     const char *upstream; /* the /healthz field it counts in: "redis" or "mqtt" */
     unsigned kinds;       /* SOURCE_KIND(k) for each topic kind it serves */
+    unsigned journals;    /* ... and for each kind whose journal it reads, when journalled */
     void (*start)(struct source *s);
     /* Follows the hub for topic t: subscribes when it is wanted, unsubscribes when not. */
     void (*sync)(struct source *s, struct topic *t);

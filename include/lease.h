@@ -1,0 +1,54 @@
+/* Leases: which bridge writes the journal of a pub/sub channel or MQTT filter when several
+ * bridges share one Redis. The writer of a journal is the holder of its lease, a Redis key
+ * (the journal's key + ":lease") set with NX and a time to live; the holder renews it, the
+ * others try to take it, all with one FCALL per tick for every journal this process follows
+ * (the function library is functions.lua, loaded here at every connect). A journal write is an
+ * FCALL too (sse_append), refused by Redis unless the lease is the writer's: fencing, so that
+ * a writer paused past its lease and resumed writes nothing.
+ *
+ * The first write of a journal nobody holds takes its lease, so that no message waits for a tick.
+ * The tick is a quarter of journal_lease, and a lease is set to live three quarters of it: a
+ * holder that dies loses its lease within journal_lease, and another bridge with clients on
+ * the journal takes it at its next tick. A lease is held only while the topic is wanted
+ * (clients, a pin, or the linger): then it is released, so another bridge takes it at once.
+ *
+ * journal_lease = 0, or a Redis without functions (before 7.0): this process writes every
+ * journal it follows with a plain XADD, as one bridge alone would (logged at start). */
+#ifndef LEASE_H
+#define LEASE_H
+
+#include <stdbool.h>
+
+#include "context.h"
+#include "hub.h"
+
+struct lease_events {
+    /* This process now writes t's journal. `resumed`: another writer had it, and what was
+     * published between its end and now is not in the journal. */
+    void (*acquired)(void *arg, struct topic *t, bool resumed);
+    void *arg;
+};
+
+struct lease *lease_new(struct bridge *b, const struct lease_events *ev);
+void lease_start(struct lease *l);
+/* A topic came or went: the tick runs while some journal needs a lease, and sleeps otherwise. */
+void lease_kick(struct lease *l);
+/* Releases the leases held (on a connection of its own, bounded by a second), then frees. */
+void lease_free(struct lease *l);
+
+/* Whether this process may write t's journal now: it holds the lease, or does not know yet
+ * who does (then the write takes a free lease, lease_may_take; Redis refuses it otherwise). */
+bool lease_holds(const struct lease *l, const struct topic *t);
+bool lease_may_take(const struct lease *l, const struct topic *t);
+/* Redis took a write of t's journal: the lease is ours (if it was not known to be). */
+void lease_wrote(struct lease *l, struct topic *t);
+/* Journal writes go through sse_append with this token (false: plain XADD, no lease). */
+bool lease_fenced(const struct lease *l);
+const char *lease_token(const struct lease *l);
+/* Loads the function library on ac (a connection that is about to FCALL sse_append). */
+struct redisAsyncContext;
+void lease_load(struct lease *l, struct redisAsyncContext *ac);
+/* Redis refused a write of t's journal as not the holder's: another bridge has it now. */
+void lease_lost(struct lease *l, struct topic *t);
+
+#endif

@@ -1,0 +1,238 @@
+// Several bridges on one Redis behave as one (README: Running several bridges): each message
+// journalled once, whether published with plain PUBLISH or with FCALL sse_publish; the same ids
+// on every bridge; a client hopping between bridges with Last-Event-ID gets no gap and no
+// duplicate; the writer SIGKILLed: another takes its lease within journal_lease and the clients
+// get one gap event for the window; a writer paused past its lease writes nothing when resumed
+// (fencing); a journalled MQTT route read by two bridges is journalled once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedis, startBridge, startMosquitto, sseCat, waitFor, waitSubscribed } from
+  './lib/harness.mjs';
+
+const LEASE_MS = 2000;
+const config = `
+[bridge]
+retry = 100ms
+journal_lease = ${LEASE_MS}ms
+backoff_min = 50ms
+backoff_max = 300ms
+`;
+
+function cmpId(a, b) {
+  const [am, as] = a.split('-').map(BigInt);
+  const [bm, bs] = b.split('-').map(BigInt);
+  return am === bm ? (as < bs ? -1 : as > bs ? 1 : 0) : (am < bm ? -1 : 1);
+}
+
+// A journal's entries: [{id, seq, via, gap}].
+async function journal(pub, key) {
+  return (await pub.xrange(key, '-', '+')).map(([id, fields]) => {
+    const f = Object.fromEntries(fields.flatMap((v, k) => (k % 2 ? [] : [[v, fields[k + 1]]])));
+    const p = 'p' in f ? JSON.parse(f.p) : {};
+    return { id, seq: p.seq ?? null, via: p.via ?? null, gap: f.gap ?? null };
+  });
+}
+
+// Publishes {seq, via} on channel, alternating plain PUBLISH and FCALL sse_publish, until
+// stopped; `sent` keeps what each way sent.
+function publisher(pub, channel, { every = 5 } = {}) {
+  const p = { seq: 0, running: true, sent: { publish: [], fcall: [] } };
+  p.done = (async () => {
+    while (p.running) {
+      const seq = p.seq++;
+      const via = seq % 2 ? 'fcall' : 'publish';
+      const body = JSON.stringify({ seq, via });
+      if (via === 'publish') await pub.publish(channel, body);
+      else await pub.call('FCALL', 'sse_publish', '1', channel, body);
+      p.sent[via].push(seq);
+      await new Promise((r) => setTimeout(r, every));
+    }
+  })();
+  p.stop = async () => { p.running = false; await p.done; };
+  return p;
+}
+
+const dataEvents = (events) => events.filter((e) => e.event !== 'gap');
+const seqs = (events) => dataEvents(events).map((e) => JSON.parse(e.data).seq);
+
+async function threeBridges(t, redis, extra = '') {
+  const bridges = [];
+  for (let i = 0; i < 3; i++) bridges.push(await startBridge(t, { redis, config: config + extra }));
+  return bridges;
+}
+
+// Which bridge writes the journal of `channel` now: the port in its lease's token.
+async function writerOf(pub, bridges, channel) {
+  const token = await pub.get(`sse:journal:${channel}:lease`);
+  const port = token && Number(/:(\d+)\/\d+$/.exec(token)?.[1]);
+  return bridges.find((b) => b.port === port) ?? null;
+}
+
+test('three bridges, plain PUBLISH and sse_publish: one entry per message, the same ids everywhere', async (t) => {
+  const redis = await startRedis(t);
+  const pub = redis.client();
+  const bridges = await threeBridges(t, redis);
+  const N = 100;
+  const cats = bridges.map((b) => sseCat(t, `${b.url}/events/multi`, { n: 3, count: N, timeout: 60 }));
+  for (const c of cats) await c.waitOpen();
+  await waitSubscribed(pub, 'multi', 3);
+  await waitFor(async () => (await writerOf(pub, bridges, 'multi')) !== null,
+    { what: 'a writer to take the lease' });
+  for (let seq = 0; seq < N; seq++) {
+    const body = JSON.stringify({ seq, via: seq % 2 ? 'fcall' : 'publish' });
+    if (seq % 2) await pub.call('FCALL', 'sse_publish', '1', 'multi', body);
+    else await pub.publish('multi', body);
+  }
+  for (const c of cats) assert.equal((await c.done()).code, 0);
+  const entries = await journal(pub, 'sse:journal:multi');
+  const messages = entries.filter((e) => e.gap === null);
+  // Each once. (Their order is the journal's: a plain PUBLISH is journalled by the writer after
+  // Redis delivered it, so the sse_publish that followed it may come first.)
+  assert.deepEqual(messages.map((e) => e.seq).sort((a, b) => a - b), [...Array(N).keys()],
+    'each message journalled once');
+  assert.deepEqual(entries.filter((e) => e.gap !== null).map((e) => e.gap), ['journal-started']);
+  const want = messages.map((e) => [e.id, e.seq]);
+  for (const c of cats) {
+    for (let conn = 0; conn < 3; conn++)
+      assert.deepEqual(dataEvents(c.eventsOf(conn)).map((e) => [e.id, JSON.parse(e.data).seq]), want);
+  }
+  // Each message reached the bridges once: the two that do not write dropped their copy.
+  const ins = await Promise.all(bridges.map(async (b) => (await b.metrics()).messages_in_total));
+  assert.deepEqual(ins, [N / 2, N / 2, N / 2], 'every bridge heard the plain PUBLISHes');
+  for (const b of bridges) assert.equal((await b.stop()).code, 0);
+  assert.equal(await pub.exists('sse:journal:multi:lease'), 0, 'the writer released its lease');
+});
+
+test('a client hopping between three bridges 20 times under publishing: no gap, no duplicate', async (t) => {
+  const redis = await startRedis(t);
+  const pub = redis.client();
+  const bridges = await threeBridges(t, redis);
+  // Every bridge subscribed first, so that none of them starts the channel's journal midway.
+  const warm = bridges.map((b) => sseCat(t, `${b.url}/events/hop`, { timeout: 60 }));
+  for (const w of warm) await w.waitOpen();
+  await waitSubscribed(pub, 'hop', 3);
+  const p = publisher(pub, 'hop', { every: 3 });
+  const got = [];
+  let last = null;
+  for (let hop = 0; hop < 20; hop++) {
+    const b = bridges[hop % 3];
+    const headers = last ? [`Last-Event-ID: ${last}`] : [];
+    const cat = sseCat(t, `${b.url}/events/hop`, { count: 5, headers, timeout: 20 });
+    assert.equal((await cat.done()).code, 0, `hop ${hop}`);
+    got.push(...cat.events);
+    last = cat.events.at(-1).id;
+  }
+  await p.stop();
+  assert.deepEqual(got.filter((e) => e.event === 'gap'), [], 'no gap event');
+  const s = seqs(got);
+  assert.equal(s.length, 100);
+  assert.deepEqual(s, [...Array(100).keys()].map((i) => s[0] + i), 'consecutive: no gap, no duplicate');
+  const ids = got.map((e) => e.id);
+  for (let i = 1; i < ids.length; i++) assert.ok(cmpId(ids[i - 1], ids[i]) < 0, 'ids increase');
+  for (const w of warm) await w.stop();
+});
+
+test('the writer SIGKILLed: another bridge takes the lease within journal_lease, one gap event, nothing twice', async (t) => {
+  const redis = await startRedis(t);
+  const pub = redis.client();
+  const bridges = await threeBridges(t, redis);
+  const cats = bridges.map((b) => sseCat(t, `${b.url}/events/fail`, { timeout: 60 }));
+  for (const c of cats) await c.waitOpen();
+  await waitSubscribed(pub, 'fail', 3);
+  const p = publisher(pub, 'fail');
+  await waitFor(() => cats.every((c) => c.events.length >= 20), { what: '20 events everywhere' });
+  const writer = await writerOf(pub, bridges, 'fail');
+  assert.ok(writer, 'a writer holds the lease');
+  const survivors = bridges.filter((b) => b !== writer);
+  const killedAt = Date.now();
+  await writer.stop('SIGKILL');
+  let next = null;
+  await waitFor(async () => (next = await writerOf(pub, survivors, 'fail')) !== null,
+    { what: 'another bridge to take the lease', interval: 10 });
+  const tookMs = Date.now() - killedAt;
+  // The lease lives 3/4 of journal_lease after its last renewal; a bridge tries every 1/4.
+  assert.ok(tookMs <= LEASE_MS + 250, `taken over after ${tookMs} ms (journal_lease ${LEASE_MS} ms)`);
+  const at = p.seq;
+  await waitFor(() => survivors.every((b) => cats[bridges.indexOf(b)].events.some((e) =>
+    e.event !== 'gap' && JSON.parse(e.data).seq >= at + 20)), { what: '20 more events' });
+  await p.stop();
+  const finalSeq = p.seq - 1;
+  await waitFor(() => survivors.every((b) => seqs(cats[bridges.indexOf(b)].events).at(-1) === finalSeq),
+    { what: 'the last event everywhere' });
+  const entries = await journal(pub, 'sse:journal:fail');
+  const journalled = entries.filter((e) => e.gap === null).map((e) => e.seq);
+  assert.equal(new Set(journalled).size, journalled.length, 'no message journalled twice');
+  assert.deepEqual(entries.filter((e) => e.gap).map((e) => e.gap), ['journal-started', 'journal-resumed']);
+  const lost = p.sent.publish.filter((s) => !journalled.includes(s));
+  assert.ok(lost.length <= Math.ceil((tookMs + 100) / 5), `${lost.length} plain PUBLISHes lost in the window`);
+  for (const s of p.sent.fcall) assert.ok(journalled.includes(s), `sse_publish ${s} journalled`);
+  for (const b of survivors) {
+    const events = cats[bridges.indexOf(b)].events;
+    const gaps = events.filter((e) => e.event === 'gap').map((e) => JSON.parse(e.data).reason);
+    assert.deepEqual(gaps, ['journal-resumed'], 'one gap event for the window');
+    const s = seqs(events);
+    assert.equal(new Set(s).size, s.length, 'no duplicate');
+    assert.deepEqual(s, journalled.filter((x) => x >= s[0]), 'what the journal has, in order');
+    for (const x of p.sent.fcall.filter((x) => x >= s[0])) assert.ok(s.includes(x), `sse_publish ${x} arrived`);
+  }
+  assert.ok(next.log.join('\n').includes('journal: writing sse:journal:fail (lease taken over)'));
+  for (const c of cats) await c.stop();
+});
+
+test('a writer paused past its lease writes nothing once resumed (fencing)', async (t) => {
+  const redis = await startRedis(t);
+  const pub = redis.client();
+  const bridges = await threeBridges(t, redis);
+  const cats = bridges.map((b) => sseCat(t, `${b.url}/events/fence`, { timeout: 60 }));
+  for (const c of cats) await c.waitOpen();
+  await waitSubscribed(pub, 'fence', 3);
+  const p = publisher(pub, 'fence');
+  await waitFor(() => cats.every((c) => c.events.length >= 10), { what: '10 events everywhere' });
+  const writer = await writerOf(pub, bridges, 'fence');
+  const others = bridges.filter((b) => b !== writer);
+  writer.child.kill('SIGSTOP');
+  t.after(() => { try { writer.child.kill('SIGCONT'); } catch { /* gone */ } });
+  await waitFor(async () => (await writerOf(pub, others, 'fence')) !== null,
+    { what: 'another bridge to take the lease', timeout: LEASE_MS * 3 });
+  const pausedAt = p.seq;
+  await new Promise((r) => setTimeout(r, 300)); // messages queue up in the paused writer's socket
+  writer.child.kill('SIGCONT');
+  await waitFor(() => writer.log.some((l) => l.includes('journal: sse:journal:fence is written by another bridge now')),
+    { what: 'the resumed writer to learn it lost the lease' });
+  await new Promise((r) => setTimeout(r, 300));
+  await p.stop();
+  const entries = await journal(pub, 'sse:journal:fence');
+  const journalled = entries.filter((e) => e.gap === null).map((e) => e.seq);
+  assert.equal(new Set(journalled).size, journalled.length, 'nothing journalled twice');
+  for (const s of p.sent.publish.filter((x) => x > pausedAt)) assert.ok(journalled.includes(s), `seq ${s} journalled by the new writer`);
+  assert.equal(await writerOf(pub, others, 'fence') !== null, true, 'the new writer keeps the lease');
+  // The resumed bridge's clients read the journal: the same events as the others, no duplicate.
+  const last = p.seq - 1;
+  await waitFor(() => cats.every((c) => seqs(c.events).at(-1) === last), { what: 'the last event everywhere' });
+  const s = seqs(cats[bridges.indexOf(writer)].events);
+  assert.equal(new Set(s).size, s.length, 'no duplicate on the resumed bridge');
+  for (const c of cats) await c.stop();
+});
+
+test('a journalled MQTT route on two bridges: the broker\'s messages journalled once', async (t) => {
+  const redis = await startRedis(t);
+  const broker = await startMosquitto(t);
+  const pub = redis.client();
+  const mqtt = `${config}log_level = debug\n\n[mqtt]\nurl = ${broker.url}\n\n[route rooms]\npath = /rooms/{room}\n` +
+    'mqtt_topic = rooms/{room}\njournal = 100\n';
+  const bridges = [await startBridge(t, { redis, config: mqtt }), await startBridge(t, { redis, config: mqtt })];
+  const N = 30;
+  const cats = bridges.map((b) => sseCat(t, `${b.url}/rooms/kitchen`, { n: 2, count: N, timeout: 60 }));
+  for (const c of cats) await c.waitOpen();
+  for (const b of bridges) {
+    await waitFor(() => b.log.some((l) => l.includes('mqtt: subscribed to rooms/kitchen')),
+      { what: 'the MQTT subscription' });
+  }
+  for (let seq = 0; seq < N; seq++) await broker.pub('rooms/kitchen', JSON.stringify({ seq }));
+  for (const c of cats) assert.equal((await c.done()).code, 0);
+  const entries = (await journal(pub, 'sse:journal:m:rooms/kitchen')).filter((e) => e.gap === null);
+  assert.deepEqual(entries.map((e) => e.seq), [...Array(N).keys()], 'each message journalled once');
+  const want = entries.map((e) => e.id);
+  for (const c of cats) for (let conn = 0; conn < 2; conn++)
+    assert.deepEqual(dataEvents(c.eventsOf(conn)).map((e) => e.id), want, 'the same ids on both bridges');
+});
