@@ -110,6 +110,18 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
     hub_foreach(b->hub, sweep_topic, b);
 }
 
+/* workers = N: this worker's figures, for the others' /metrics, at most a second old. */
+static void on_board(evutil_socket_t fd, short what, void *arg) {
+    struct bridge *b = arg;
+    (void)fd, (void)what;
+    http_metrics_snapshot(b->http, &b->board[b->cfg->worker - 1]);
+}
+
+void bridge_share_metrics(struct bridge *b, struct metrics_slot *board, size_t n) {
+    b->board = board;
+    b->nboard = n;
+}
+
 static void on_drain_deadline(evutil_socket_t fd, short what, void *arg) {
     struct bridge *b = arg;
     (void)fd, (void)what;
@@ -333,6 +345,12 @@ int bridge_start(struct bridge *b) {
     struct timeval stv = {sweep_ms / 1000, (sweep_ms % 1000) * 1000};
     event_add(b->sweep_ev, &stv);
     b->drain_ev = evtimer_new(b->base, on_drain_deadline, b);
+    if (b->board != NULL && b->cfg->worker > 0) {
+        b->board_ev = event_new(b->base, -1, EV_PERSIST, on_board, b);
+        struct timeval btv = {1, 0};
+        event_add(b->board_ev, &btv);
+        on_board(-1, 0, b);
+    }
     b->sigterm_ev = evsignal_new(b->base, SIGTERM, on_signal, b);
     b->sigint_ev = evsignal_new(b->base, SIGINT, on_signal, b);
     event_add(b->sigterm_ev, NULL);
@@ -377,6 +395,7 @@ void bridge_free(struct bridge *b) {
     free_event(b->heartbeat_ev);
     free_event(b->sweep_ev);
     free_event(b->drain_ev);
+    free_event(b->board_ev);
     free_event(b->sigterm_ev);
     free_event(b->sigint_ev);
     msg_unref(b->retry_frame);

@@ -123,17 +123,32 @@ static void reply_healthz(struct http *h, struct evhttp_request *req) {
     evbuffer_free(body);
 }
 
-static void reply_metrics(struct http *h, struct evhttp_request *req) {
+void http_metrics_snapshot(struct http *h, struct metrics_slot *slot) {
     struct bridge *b = h->b;
     b->metrics.redis_reconnects = upstream_reconnects(b, "redis");
     b->metrics.mqtt_reconnects = upstream_reconnects(b, "mqtt");
     struct metrics_gauges g = {
-        b->nclients, h->listener ? listener_pending(h->listener) : 0, hub_topic_count(b->hub),
-        all_up(b),   b->journal ? journal_degraded(b->journal) : -1,  upstream_up(b, "mqtt")};
-    char text[METRICS_TEXT_MAX];
-    size_t n = metrics_render(&b->metrics, &g, text, sizeof(text));
+        b->nclients,   h->listener ? listener_pending(h->listener) : 0, hub_topic_count(b->hub),
+        all_up(b),     b->journal ? journal_degraded(b->journal) : -1,  upstream_up(b, "mqtt"),
+        b->cfg->worker};
+    *slot = (struct metrics_slot){b->metrics, g, true};
+}
+
+static void reply_metrics(struct http *h, struct evhttp_request *req) {
+    struct bridge *b = h->b;
+    size_t cap = METRICS_TEXT_MAX * (b->board ? b->nboard : 1), n;
+    char *text = xmalloc(cap);
+    if (b->board != NULL) {
+        http_metrics_snapshot(h, &b->board[b->cfg->worker - 1]);
+        n = metrics_render_workers(b->board, b->nboard, b->cfg->worker, text, cap);
+    } else {
+        struct metrics_slot own;
+        http_metrics_snapshot(h, &own);
+        n = metrics_render(&own.m, &own.g, text, cap);
+    }
     struct evbuffer *body = evbuffer_new();
     evbuffer_add(body, text, n);
+    free(text);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", body);

@@ -13,6 +13,7 @@
 #include "bridge.h"
 #include "config.h"
 #include "log.h"
+#include "workers.h"
 #include "source_mqtt.h"
 #include "source_redis.h"
 #include "xmalloc.h"
@@ -99,6 +100,25 @@ static long setting_of(int opt, const struct config_setting *s, size_t n) {
             return (long)i;
     }
     return -1;
+}
+
+/* One bridge in this process, until it stops (workers.h runs several). */
+static int run_bridge(struct config *cfg, struct metrics_slot *board, size_t n, void *arg) {
+    const struct redis_addr *addr = arg;
+    struct event_base *base = event_base_new();
+    struct bridge *b = bridge_new(base, cfg);
+    bridge_share_metrics(b, board, n);
+    int rc = 1;
+    if (bridge_start(b) == 0) {
+        log_info("sse-bridge %s started: %zu route(s), redis %s:%d", SSE_BRIDGE_VERSION,
+                 cfg->nroutes, addr->host, addr->port);
+        event_base_dispatch(base);
+        rc = 0;
+        log_info("sse-bridge stopped");
+    }
+    bridge_free(b);
+    event_base_free(base);
+    return rc;
 }
 
 int main(int argc, char **argv) {
@@ -189,17 +209,7 @@ int main(int argc, char **argv) {
     log_level_parse(cfg->log_level, &level);
     log_set_level(level);
 
-    struct event_base *base = event_base_new();
-    struct bridge *b = bridge_new(base, cfg);
-    if (bridge_start(b) == 0) {
-        log_info("sse-bridge %s started: %zu route(s), redis %s:%d", SSE_BRIDGE_VERSION,
-                 cfg->nroutes, addr.host, addr.port);
-        event_base_dispatch(base);
-        rc = 0;
-        log_info("sse-bridge stopped");
-    }
-    bridge_free(b);
-    event_base_free(base);
+    rc = workers_run(cfg, run_bridge, &addr);
 done:
     config_free(cfg);
     free(flag_values);

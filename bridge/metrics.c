@@ -1,14 +1,21 @@
 #include "metrics.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, char *buf,
-                      size_t cap) {
-    const struct {
-        const char *name, *type, *help;
-        unsigned long long value;
-    } rows[] = {
+struct row {
+    const char *name, *type, *help;
+    unsigned long long value;
+};
+
+#define NROWS 32
+
+/* The rows of one process's figures, in exposition order. */
+static void fill_rows(const struct metrics *m, const struct metrics_gauges *g,
+                      struct row out[NROWS]) {
+    const struct row rows[] = {
         {"clients", "gauge", "SSE streams open now", g->clients},
         {"connections_pending", "gauge", "connections that have not sent a whole request",
          g->pending},
@@ -67,18 +74,69 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, c
         {"connections_refused_total", "counter", "connections reset at the file limit",
          m->connections_refused},
     };
+    _Static_assert(sizeof(rows) / sizeof(rows[0]) == NROWS, "NROWS is the number of rows");
+    memcpy(out, rows, sizeof(rows));
+}
+
+/* A gauge of an upstream no route uses is left out. */
+static bool absent(const struct row *r, const struct metrics_gauges *g) {
+    return (!strcmp(r->name, "mqtt_up") && g->mqtt_up < 0) ||
+           (!strcmp(r->name, "journal_degraded") && g->journal_degraded < 0);
+}
+
+/* Every metric once (HELP, TYPE), then one sample per process: labelled with its worker when
+ * there are several. */
+static size_t render(const struct metrics_slot *slots, size_t n, bool labelled, char *buf,
+                     size_t cap) {
+    struct row(*rows)[NROWS] = malloc(n * sizeof(*rows));
+    if (rows == NULL)
+        return 0;
+    for (size_t w = 0; w < n; w++)
+        fill_rows(&slots[w].m, &slots[w].g, rows[w]);
     size_t len = 0;
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && len < cap; i++) {
-        if ((!strcmp(rows[i].name, "mqtt_up") && g->mqtt_up < 0) ||
-            (!strcmp(rows[i].name, "journal_degraded") && g->journal_degraded < 0))
+    int k;
+    for (size_t i = 0; i < NROWS && len < cap; i++) {
+        if (absent(&rows[0][i], &slots[0].g))
             continue;
-        int n = snprintf(buf + len, cap - len,
-                         "# HELP sse_bridge_%s %s\n# TYPE sse_bridge_%s %s\nsse_bridge_%s %llu\n",
-                         rows[i].name, rows[i].help, rows[i].name, rows[i].type, rows[i].name,
-                         rows[i].value);
-        if (n < 0 || (size_t)n >= cap - len)
-            return len;
-        len += (size_t)n;
+        const struct row *r = &rows[0][i];
+        k = snprintf(buf + len, cap - len, "# HELP sse_bridge_%s %s\n# TYPE sse_bridge_%s %s\n",
+                     r->name, r->help, r->name, r->type);
+        if (k < 0 || (size_t)k >= cap - len)
+            break;
+        len += (size_t)k;
+        for (size_t w = 0; w < n && len < cap; w++) {
+            if (!slots[w].alive)
+                continue;
+            if (labelled)
+                k = snprintf(buf + len, cap - len, "sse_bridge_%s{worker=\"%d\"} %llu\n", r->name,
+                             slots[w].g.worker, rows[w][i].value);
+            else
+                k = snprintf(buf + len, cap - len, "sse_bridge_%s %llu\n", r->name,
+                             rows[w][i].value);
+            if (k < 0 || (size_t)k >= cap - len) {
+                free(rows);
+                return len;
+            }
+            len += (size_t)k;
+        }
     }
+    free(rows);
     return len;
+}
+
+size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, char *buf,
+                      size_t cap) {
+    struct metrics_slot one = {*m, *g, true};
+    return render(&one, 1, false, buf, cap);
+}
+
+size_t metrics_render_workers(const struct metrics_slot *slots, size_t n, int answering, char *buf,
+                              size_t cap) {
+    size_t len = render(slots, n, true, buf, cap);
+    int k = snprintf(buf + len, cap - len,
+                     "# HELP sse_bridge_worker_answering the worker that answered this scrape\n"
+                     "# TYPE sse_bridge_worker_answering gauge\n"
+                     "sse_bridge_worker_answering{worker=\"%d\"} 1\n",
+                     answering);
+    return k < 0 || (size_t)k >= cap - len ? len : len + (size_t)k;
 }

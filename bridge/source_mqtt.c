@@ -577,6 +577,9 @@ struct source *source_mqtt_new(struct bridge *b) {
          * (the broker would cut one off for the other, over and over). */
         snprintf(id, sizeof(id), "sse-bridge-%s-%d", host, b->listen_port);
     }
+    /* Workers on one port each need a session of their own, the same one after a restart. */
+    if (cfg->worker > 0)
+        snprintf(id + strlen(id), sizeof(id) - strlen(id), "-w%d", cfg->worker);
     s->mosq = mosquitto_new(id, cfg->mqtt_clean_session, s);
     if (s->mosq == NULL) {
         log_error("mqtt: cannot create a client: %s", strerror(errno));

@@ -17,6 +17,9 @@
 #include "context.h"
 
 struct bridge *bridge_new(struct event_base *base, struct config *cfg);
+/* One of `workers` processes: its figures go to its slot of the shared board (workers.h) and
+ * /metrics shows every slot. Before bridge_start; board NULL: the only process. */
+void bridge_share_metrics(struct bridge *b, struct metrics_slot *board, size_t n);
 /* Listens, connects upstream, arms timers and signals. Returns 0, or -1 after logging why. */
 int bridge_start(struct bridge *b);
 void bridge_free(struct bridge *b);

@@ -55,6 +55,9 @@ struct bridge {
     struct auth *auth;       /* verifies tokens; NULL when no route has auth = jwt */
     struct backend *backend; /* asks backend_url; NULL when no route has auth = backend */
     struct metrics metrics;  /* counters: each module adds to its own */
+    /* workers = N: every worker's figures, shared (workers.h); NULL for the only process. */
+    struct metrics_slot *board;
+    size_t nboard;
     struct frame_opts names; /* close and gap event names, for frame_build */
     enum bridge_state state;
     /* delivery.c: numbers each upstream message, so that a client subscribed to several
@@ -74,7 +77,7 @@ struct bridge {
     struct msg *blank_frame;     /* "\n": ends an event body that carries no id */
     struct msg *crlf_frame;      /* "\r\n": ends a chunk */
 
-    struct event *heartbeat_ev, *sweep_ev, *drain_ev, *sigterm_ev, *sigint_ev;
+    struct event *heartbeat_ev, *sweep_ev, *drain_ev, *sigterm_ev, *sigint_ev, *board_ev;
     unsigned long long drain_deadline_ms;
     int exit_code;
 };

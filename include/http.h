@@ -13,4 +13,7 @@ void http_stop_accepting(struct http *h);
 /* Frees evhttp and with it every connection still open. */
 void http_free(struct http *h);
 
+/* This process's figures now (the counters and the gauges /metrics shows). */
+void http_metrics_snapshot(struct http *h, struct metrics_slot *slot);
+
 #endif

@@ -3,6 +3,7 @@
 #ifndef METRICS_H
 #define METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct metrics {
@@ -41,14 +42,28 @@ struct metrics_gauges {
     int redis_up;
     int journal_degraded; /* -1: no journal */
     int mqtt_up;          /* -1: no MQTT route */
+    int worker;           /* which of `workers` processes (1-based); 0: the only one */
 };
 
-/* Room for the whole exposition text with every counter at its largest (test_metrics). */
+/* One worker's figures in the board the workers share (workers = N, workers.h): each copies
+ * its own there, at most a second old; /metrics shows them all. */
+struct metrics_slot {
+    struct metrics m;
+    struct metrics_gauges g;
+    bool alive; /* written once since the worker (re)started */
+};
+
+/* Room for the whole exposition text with every counter at its largest (test_metrics), for
+ * one process; workers need this much each. */
 #define METRICS_TEXT_MAX 16384
 
 /* Writes the exposition text into buf (cap bytes); returns the length written (truncated to
  * fit, never past cap - 1). */
 size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g, char *buf,
                       size_t cap);
+/* The figures of n workers, each sample labelled worker="N" (Prometheus sums them with
+ * `sum without (worker)`), and which one answered. */
+size_t metrics_render_workers(const struct metrics_slot *slots, size_t n, int answering, char *buf,
+                              size_t cap);
 
 #endif
