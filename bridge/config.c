@@ -235,8 +235,10 @@ static const char *check_nonempty(const char *value) {
 }
 
 static const char *check_redis_url(const char *value) {
-    return strncmp(value, "redis://", 8) != 0 ? "expected redis://[:password@]host[:port][/db]"
-                                              : NULL;
+    return strncmp(value, "redis://", 8) != 0 && strncmp(value, "sentinel://", 11) != 0
+               ? "expected redis://[:password@]host[:port][/db] or "
+                 "sentinel://host[:port][,host[:port]...]/master"
+               : NULL;
 }
 
 static const char *check_mqtt_url(const char *value) {
@@ -321,7 +323,9 @@ static const struct config_setting settings[] = {
      .doc = "listen address: `host:port`, `[v6]:port`, `:port`"},
     {STRING("bridge", "redis", redis_url, "redis://127.0.0.1:6379", check_redis_url),
      .env = "REDIS_URL", .flag = "redis", .short_flag = 'r', .metavar = "URL",
-     .doc = "the Redis server: `redis://[[user]:password@]host[:port][/db]`"},
+     .doc = "the Redis server: `redis://[[user]:password@]host[:port][/db]`, or its sentinels: "
+            "`sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]` (README: "
+            "Running several bridges)"},
     {DURATION("bridge", "retry", retry_ms, "3s", 0, DURATION_MAX_MS),
      .doc = "`retry:` sent first on every stream; `0` sends none"},
     {DURATION("bridge", "heartbeat", heartbeat_ms, "15s", 100, DURATION_MAX_MS),

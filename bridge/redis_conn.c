@@ -30,6 +30,12 @@ struct redis_pool {
     struct event *probe_ev;
     bool ping_outstanding, answering;
     unsigned long long ping_sent_ms, down_since_ms, probe_wait_since_ms;
+    /* Sentinel (addr.nsentinels > 0): when the primary was last asked, which sentinel
+     * answered, the connection that listens for +switch-master, whether none answers. */
+    unsigned long long resolved_ms;
+    int sentinel;
+    struct redis_conn *watch;
+    bool no_sentinel_logged;
 };
 
 struct redis_conn {
@@ -46,10 +52,76 @@ struct redis_conn {
     void *arg;
     unsigned long long connects;
     bool down_logged;
+    bool watcher; /* the pool's +switch-master listener: to a sentinel, not the primary */
 };
+
+/* sentinel://[[user]:password@]h[:p][,h[:p]...]/master[/db] */
+static const char *sentinel_url_parse(const char *url, struct redis_addr *out) {
+    const char *p = url + strlen("sentinel://");
+    const char *slash = strchr(p, '/');
+    if (slash == NULL)
+        return "expected sentinel://host[:port][,host[:port]...]/master[/db]";
+    const char *at = memchr(p, '@', (size_t)(slash - p));
+    if (at != NULL) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon == NULL || (size_t)(colon - p) >= sizeof(out->user) ||
+            (size_t)(at - colon - 1) >= sizeof(out->password))
+            return "credentials must be user:password or :password";
+        memcpy(out->user, p, (size_t)(colon - p));
+        memcpy(out->password, colon + 1, (size_t)(at - colon - 1));
+        p = at + 1;
+    }
+    while (p < slash) {
+        const char *end = memchr(p, ',', (size_t)(slash - p));
+        if (end == NULL)
+            end = slash;
+        if (out->nsentinels == REDIS_SENTINELS_MAX)
+            return "at most 8 sentinels";
+        const char *colon = memchr(p, ':', (size_t)(end - p));
+        size_t hlen = (size_t)((colon ? colon : end) - p);
+        if (hlen == 0 || hlen >= sizeof(out->sentinels[0].host))
+            return "missing or overlong sentinel host";
+        int port = 26379;
+        if (colon != NULL) {
+            char num[8] = {0};
+            size_t nlen = (size_t)(end - colon - 1);
+            char *e;
+            if (nlen == 0 || nlen >= sizeof(num))
+                return "a sentinel port is a number from 1 to 65535";
+            memcpy(num, colon + 1, nlen);
+            long v = strtol(num, &e, 10);
+            if (*e != '\0' || v < 1 || v > 65535)
+                return "a sentinel port is a number from 1 to 65535";
+            port = (int)v;
+        }
+        memcpy(out->sentinels[out->nsentinels].host, p, hlen);
+        out->sentinels[out->nsentinels++].port = port;
+        p = end < slash ? end + 1 : slash;
+    }
+    if (out->nsentinels == 0)
+        return "no sentinel";
+    const char *name = slash + 1, *db = strchr(name, '/');
+    size_t nlen = db ? (size_t)(db - name) : strlen(name);
+    if (nlen == 0 || nlen >= sizeof(out->master))
+        return "missing or overlong master name";
+    memcpy(out->master, name, nlen);
+    if (db != NULL) {
+        char *e;
+        long v = strtol(db + 1, &e, 10);
+        if (db[1] == '\0' || *e != '\0' || v < 0 || v > 1000)
+            return "the path after the master name, if any, is a database number";
+        out->db = (int)v;
+    }
+    /* Until a sentinel answers: the first sentinel's host, for the logs. */
+    snprintf(out->host, sizeof(out->host), "%s", out->sentinels[0].host);
+    out->port = 0;
+    return NULL;
+}
 
 const char *redis_url_parse(const char *url, struct redis_addr *out) {
     memset(out, 0, sizeof(*out));
+    if (strncmp(url, "sentinel://", 11) == 0)
+        return sentinel_url_parse(url, out);
     struct evhttp_uri *u = evhttp_uri_parse(url);
     const char *err = NULL;
     if (u == NULL || evhttp_uri_get_scheme(u) == NULL ||
@@ -177,9 +249,69 @@ static void reset(struct redis_conn *c, const char *why) {
         lost(c, why);
 }
 
+static unsigned long long pool_now_ms(const struct redis_pool *p);
+
+/* Asks the sentinels, one after the other, for the primary's address (synchronously, 300 ms
+ * each at most; at most every 100 ms). */
+static void resolve_primary(struct redis_pool *p) {
+    struct redis_addr *a = &p->addr;
+    unsigned long long now = pool_now_ms(p);
+    if (a->port > 0 && now - p->resolved_ms < 100)
+        return;
+    const struct timeval tv = {0, 300 * 1000};
+    for (int k = 0; k < a->nsentinels; k++) {
+        int i = (p->sentinel + k) % a->nsentinels;
+        redisContext *ctx = redisConnectWithTimeout(a->sentinels[i].host, a->sentinels[i].port, tv);
+        redisReply *r = NULL;
+        if (ctx != NULL && !ctx->err && redisSetTimeout(ctx, tv) == REDIS_OK)
+            r = redisCommand(ctx, "SENTINEL get-master-addr-by-name %s", a->master);
+        bool ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                  r->element[0]->type == REDIS_REPLY_STRING &&
+                  r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < sizeof(a->host);
+        if (ok) {
+            int port = atoi(r->element[1]->str);
+            if (port != a->port || strcmp(r->element[0]->str, a->host) != 0)
+                log_info("redis: sentinel %s:%d says the primary of %s is %s:%d",
+                         a->sentinels[i].host, a->sentinels[i].port, a->master, r->element[0]->str,
+                         port);
+            snprintf(a->host, sizeof(a->host), "%s", r->element[0]->str);
+            a->port = port;
+            p->resolved_ms = now;
+            p->sentinel = i;
+            p->no_sentinel_logged = false;
+        }
+        if (r != NULL)
+            freeReplyObject(r);
+        if (ctx != NULL)
+            redisFree(ctx);
+        if (ok)
+            return;
+    }
+    if (!p->no_sentinel_logged)
+        log_warn("redis: no sentinel knows the primary of %s (asked %d); trying again", a->master,
+                 a->nsentinels);
+    p->no_sentinel_logged = true;
+}
+
 static void connect_now(struct redis_conn *c) {
     if (c->state == CONN_CLOSED)
         return;
+    struct redis_pool *p = c->pool;
+    if (c->watcher) {
+        /* The next sentinel each time: one that is gone does not keep us deaf. */
+        int i = p->sentinel++ % p->addr.nsentinels;
+        snprintf(c->addr.host, sizeof(c->addr.host), "%s", p->addr.sentinels[i].host);
+        c->addr.port = p->addr.sentinels[i].port;
+    } else if (p != NULL && p->addr.nsentinels > 0) {
+        resolve_primary(p);
+        if (p->addr.port == 0) {
+            c->state = CONN_CONNECTING;
+            lost(c, "no sentinel answers");
+            return;
+        }
+        snprintf(c->addr.host, sizeof(c->addr.host), "%s", p->addr.host);
+        c->addr.port = p->addr.port;
+    }
     c->state = CONN_CONNECTING;
     redisAsyncContext *ac = redisAsyncConnect(c->addr.host, c->addr.port);
     if (ac == NULL || ac->err) {
@@ -307,6 +439,38 @@ static void probe_lost(void *arg) {
     (void)arg;
 }
 
+/* +switch-master <master> <old ip> <old port> <new ip> <new port>: ours moved. */
+static void on_switch(redisAsyncContext *ac, void *r, void *privdata) {
+    struct redis_pool *p = privdata;
+    redisReply *reply = r;
+    (void)ac;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        reply->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    const char *msg = reply->element[2]->str;
+    size_t n = strlen(p->addr.master);
+    if (strncmp(msg, p->addr.master, n) != 0 || msg[n] != ' ')
+        return;
+    log_warn("redis: sentinel failover of %s (%s); reconnecting every connection", p->addr.master,
+             msg + n + 1);
+    p->resolved_ms = 0;
+    p->addr.port = 0; /* asked again before the next connection */
+    for (size_t i = 0; i < p->nconns; i++)
+        reset(p->conns[i], "the primary changed");
+    p->ping_outstanding = false;
+    if (p->probe)
+        reset(p->probe, "the primary changed");
+}
+
+static void watch_ready(void *arg) {
+    struct redis_pool *p = arg;
+    redisAsyncCommand(redis_conn_ctx(p->watch), on_switch, p, "SUBSCRIBE +switch-master");
+}
+
+static void watch_lost(void *arg) {
+    (void)arg;
+}
+
 struct redis_pool *redis_pool_new(struct event_base *base, const struct redis_addr *addr,
                                   const struct redis_pool_cfg *cfg) {
     struct redis_pool *p = xcalloc(1, sizeof(*p));
@@ -318,10 +482,19 @@ struct redis_pool *redis_pool_new(struct event_base *base, const struct redis_ad
         p->probe = conn_new(p, "probe", (struct redis_conn_handlers){probe_ready, probe_lost}, p);
         p->probe_ev = evtimer_new(base, on_probe, p);
     }
+    if (addr->nsentinels > 0) {
+        p->watch =
+            conn_new(p, "sentinel", (struct redis_conn_handlers){watch_ready, watch_lost}, p);
+        p->watch->watcher = true;
+        p->watch->addr.password[0] = p->watch->addr.user[0] = '\0';
+        p->watch->addr.db = 0;
+    }
     return p;
 }
 
 void redis_pool_start(struct redis_pool *p) {
+    if (p->watch)
+        connect_now(p->watch);
     if (p->probe)
         connect_now(p->probe);
 }
@@ -334,6 +507,7 @@ void redis_pool_free(struct redis_pool *p) {
     if (p == NULL)
         return;
     redis_conn_free(p->probe);
+    redis_conn_free(p->watch);
     if (p->probe_ev)
         event_free(p->probe_ev);
     free(p->conns);

@@ -10,7 +10,12 @@
  * So the pool sends PING on a connection of its own every probe_interval; when no answer comes
  * within probe_timeout the server is down (logged once), every connection of the pool is torn
  * down and reconnects (their owners resume as after any reconnect), and the pool reports down
- * until a PING is answered again (logged once, with how long it was). */
+ * until a PING is answered again (logged once, with how long it was).
+ *
+ * With Redis Sentinel (a sentinel:// address) the pool asks the sentinels for the primary
+ * before each connection attempt (at most every 100 ms, one sentinel after the other, 300 ms
+ * each), and listens to one of them for +switch-master: a failover tears every connection
+ * down, and they reconnect to the new primary (their owners resume as after any reconnect). */
 #ifndef REDIS_CONN_H
 #define REDIS_CONN_H
 
@@ -19,15 +24,28 @@
 #include <event2/event.h>
 #include <hiredis/async.h>
 
+#define REDIS_SENTINELS_MAX 8
+
 struct redis_addr {
     char host[256];
     int port;
     char password[256]; /* empty: no AUTH */
     char user[128];     /* Redis 6 ACL user, with password */
     int db;
+    /* sentinel://: the primary of `master` is asked of these (host and port above are the
+     * primary's, once known). */
+    char master[128];
+    int nsentinels;
+    struct {
+        char host[256];
+        int port;
+    } sentinels[REDIS_SENTINELS_MAX];
 };
 
-/* Parses redis://[[user]:password@]host[:port][/db]. Returns NULL, or what is wrong. */
+/* Parses redis://[[user]:password@]host[:port][/db], or
+ * sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db] (the credentials and
+ * the database are the primary's; the sentinels' default port is 26379). Returns NULL, or what
+ * is wrong. */
 const char *redis_url_parse(const char *url, struct redis_addr *out);
 
 struct redis_conn_handlers {

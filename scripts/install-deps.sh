@@ -17,7 +17,7 @@ build=(build-essential cmake pkg-config libevent-dev libhiredis-dev libjansson-d
        libmosquitto-dev libjose-dev)
 # chromium: Debian's browser for the browser tests (driven by playwright-core from npm; nothing
 # is downloaded by the tests themselves).
-test=(redis-server redis-tools mosquitto mosquitto-clients openssl curl docker-compose chromium strace
+test=(redis-server redis-sentinel redis-tools mosquitto mosquitto-clients openssl curl docker-compose chromium strace
       clang-format clang-tidy cppcheck clang libclang-rt-14-dev)
 
 mode=${1:-all}
