@@ -236,8 +236,7 @@ static const char *check_nonempty(const char *value) {
 
 static const char *check_redis_url(const char *value) {
     return strncmp(value, "redis://", 8) != 0 && strncmp(value, "sentinel://", 11) != 0
-               ? "expected redis://[:password@]host[:port][/db] or "
-                 "sentinel://host[:port][,host[:port]...]/master"
+               ? "expected redis://[:password@]host[:port][/db] or sentinel://host:port,.../master"
                : NULL;
 }
 
@@ -324,8 +323,7 @@ static const struct config_setting settings[] = {
     {STRING("bridge", "redis", redis_url, "redis://127.0.0.1:6379", check_redis_url),
      .env = "REDIS_URL", .flag = "redis", .short_flag = 'r', .metavar = "URL",
      .doc = "the Redis server: `redis://[[user]:password@]host[:port][/db]`, or its sentinels: "
-            "`sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]` (README: "
-            "Running several bridges)"},
+            "`sentinel://host:port,host:port/master` (more in README: Running several bridges)"},
     {DURATION("bridge", "retry", retry_ms, "3s", 0, DURATION_MAX_MS),
      .doc = "`retry:` sent first on every stream; `0` sends none"},
     {DURATION("bridge", "heartbeat", heartbeat_ms, "15s", 100, DURATION_MAX_MS),

@@ -23,7 +23,7 @@
 #define ERR_BOOL "expected true or false"
 #define ERR_ORIGIN "an origin is *, or scheme://host[:port] with http or https"
 #define ERR_LEVEL "expected debug, info, warn or error"
-#define ERR_REDIS "expected redis://[:password@]host[:port][/db]"
+#define ERR_REDIS "expected redis://[:password@]host[:port][/db] or sentinel://host:port,.../master"
 #define ERR_MQTT_LEVEL "+ and # stand for whole topic levels (sensors/+/temp, alerts/#)"
 #define ERR_SECTION "(expected [bridge], [mqtt], [auth] or [route NAME])"
 #define ERR_PLACEHOLDER "a placeholder must be {name} with letters, digits or '_' (31 at most)"
