@@ -208,7 +208,9 @@ static void tick(struct lease *l) {
     c.take->l = c.release->l = l;
     c.take->n = c.release->n = 0;
     hub_foreach(l->b->hub, collect, &c);
-    for (size_t i = 0; i < c.release->n; i++) /* no write from now on, whatever Redis answers */
+    /* No write from now on, whatever Redis answers (messages still arriving until the source
+     * unsubscribes must not take it back); wanted again, the next tick takes it. */
+    for (size_t i = 0; i < c.release->n; i++)
         drop(c.release->topics[i], LEASE_OTHER);
     if (c.release->n > 0)
         send_batch(l, "sse_release", c.release, on_release);

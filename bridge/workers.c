@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -72,7 +73,7 @@ struct supervisor {
 
 static void spawn(struct supervisor *s, size_t i) {
     memset(&s->board[i], 0, sizeof(s->board[i]));
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0) {
         log_error("workers: cannot start worker %zu: %s; trying again in a second", i + 1,
                   strerror(errno));
@@ -80,6 +81,11 @@ static void spawn(struct supervisor *s, size_t i) {
         return;
     }
     if (pid == 0) {
+        /* A supervisor killed outright (SIGKILL) takes its workers with it: none is left
+         * holding the port. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            exit(1); /* it died before the line above (it may be pid 1, in a container) */
         sigprocmask(SIG_UNBLOCK, &s->mask, NULL);
         if (s->hold >= 0)
             close(s->hold);
