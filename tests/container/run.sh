@@ -139,7 +139,6 @@ phase_end
 ### Private podman configuration
 work=$(mktemp -d /tmp/sse-bridge-ct.XXXXXX)
 project=ssebridge-ct-$$-$RANDOM
-proxy_project=${project}-proxy # check 9: docker-compose.proxy.yml
 mkdir -p "$cache/storage" "$cache/networks" "$state"
 cat >"$work/containers.conf" <<EOF
 [containers]
@@ -176,17 +175,6 @@ compose() { # SECONDS ARGS...: docker-compose on this run's project, bounded
     timeout "$seconds" docker-compose --env-file "$work/compose.env" -f "$root/docker-compose.yml" \
         -p "$project" "$@"
 }
-proxy_compose() { # SECONDS ARGS...: docker-compose on docker-compose.proxy.yml (check 9)
-    local seconds=$1
-    shift
-    timeout "$seconds" docker-compose --env-file "$work/compose.env" \
-        -f "$root/docker-compose.proxy.yml" -p "$proxy_project" "$@"
-}
-proxy_ctr() { # SERVICE: its container in the proxy stack
-    podman ps -a --filter "label=$label=$proxy_project" \
-        --format '{{.ID}} {{index .Labels "com.docker.compose.service"}}' |
-        awk -v s="$1" '$2 == s && !n++ { print $1 }'
-}
 ctr_of() { # SERVICE: its container
     podman ps -a --filter "label=$label=$project" \
         --format '{{.ID}} {{index .Labels "com.docker.compose.service"}}' |
@@ -199,8 +187,6 @@ driver_pid=""
 standins_pid=""
 declare -A stream_pids=()
 stack_up=0
-proxy_up=0
-browser_pid=""
 port=""
 diagnose() {
     local s c
@@ -245,17 +231,6 @@ teardown() {
     set +e
     [ "$phase_open" -eq 0 ] || { phase+=" (cut short)"; phase_end; }
     for s in "${!stream_pids[@]}"; do stream_close "$s"; done
-    stop_pid "$browser_pid"
-    if [ "$proxy_up" -eq 1 ]; then
-        for s in redis bridge-1 bridge-2 proxy; do
-            c=$(proxy_ctr "$s")
-            [ -z "$c" ] || podman logs "$c" >"$logs/proxy-$s.log" 2>&1
-        done
-        proxy_compose 180 down -v -t 10 --remove-orphans >"$logs/proxy-down.log" 2>&1 ||
-            say "FAILED: docker-compose -f docker-compose.proxy.yml down (tests/artifacts/container/proxy-down.log)" >&2
-        podman ps -aq --filter "label=$label=$proxy_project" | xargs -r podman rm -f -v >/dev/null
-        podman network ls -q --filter "label=$label=$proxy_project" | xargs -r podman network rm -f >/dev/null
-    fi
     stop_pid "$driver_pid"
     stop_pid "$standins_pid"
     if [ "$stack_up" -eq 1 ]; then
@@ -478,9 +453,7 @@ health_driver() {
     local c
     while kill -0 "$1" 2>/dev/null; do
         for c in $(podman ps -q --filter "label=$label=$project" --filter health=starting \
-            --filter health=healthy --filter health=unhealthy 2>/dev/null) \
-            $(podman ps -q --filter "label=$label=$proxy_project" --filter health=starting \
-                --filter health=healthy --filter health=unhealthy 2>/dev/null); do
+            --filter health=healthy --filter health=unhealthy 2>/dev/null); do
             podman healthcheck run "$c" >/dev/null 2>&1 || true
         done
         sleep 1
@@ -670,58 +643,3 @@ say "ok 8. the publisher rode out the Redis restart: not restarted (RestartCount
     "goes on (ticks $before -> $after; demo:stream n increasing past $n_before), its control" \
     "subscriber is back (POST /demo/control: close event)"
 phase_end
-
-### 9. Behind a proxy: docker-compose.proxy.yml, nginx (TLS, HTTP/2) before two replicas
-# A Chromium page through nginx opens 12 EventSources at once (HTTP/1.1 would hold 6 of them);
-# bridge-1 is killed while every stream gets sse_publish messages, and the page's streams
-# resume on bridge-2 with Last-Event-ID: each gets exactly its 40 messages, no gap event.
-phase_begin proxy
-timeout 900 podman build --pull=never -t localhost/nginx:1.22 -t docker.io/library/nginx:1.22 \
-    -f tests/container/nginx.Containerfile tests/container >"$logs/build-nginx.log" 2>&1 ||
-    { tail_log "$logs/build-nginx.log"; fail "9. the nginx:1.22 stand-in did not build"; }
-examples/proxy/make-cert.sh "$work/tls" >/dev/null
-export SSE_BRIDGE_TLS_DIR=$work/tls
-proxy_port=$(free_port) || fail "no free port found"
-export SSE_BRIDGE_PROXY_PUBLISH=127.0.0.1:$proxy_port
-proxy_up=1
-proxy_compose 300 up -d --no-build >"$logs/proxy-up.log" 2>&1 ||
-    { tail_log "$logs/proxy-up.log" 40; fail "9. docker-compose -f docker-compose.proxy.yml up failed"; }
-pbase=https://127.0.0.1:$proxy_port
-proxy_ok() { [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 3 "$pbase/healthz")" = 200 ]; }
-wait_until 60 proxy_ok || fail "9. GET $pbase/healthz through nginx: not 200 within 60 s"
-[ "$(curl -sk -o /dev/null -w '%{http_version}' --max-time 3 "$pbase/healthz")" = 2 ] ||
-    fail "9. nginx does not answer HTTP/2 on $pbase"
-predis=$(proxy_ctr redis)
-coproc browser { exec node tests/container/proxy-browser.mjs "$pbase" 2>"$logs/proxy-browser.log"; }
-browser_pid=$browser_PID
-read_browser() { # the browser's next JSON line, 60 s at most
-    local line=""
-    read -r -t 60 line <&"${browser[0]}" || fail "9. the browser script said nothing (proxy-browser.log)"
-    echo "$line"
-}
-line=$(read_browser)
-case "$line" in *'"status":200'*'"protocol":"h2"'*) ;; *) fail "9. the page through nginx: $line" ;; esac
-line=$(read_browser)
-case "$line" in *'"open":12'*) ;; *) fail "9. 12 EventSources on one page through nginx: $line" ;; esac
-# shellcheck disable=SC2016 # expanded by the container's shell
-podman exec "$predis" sh -c 'for s in $(seq 0 39); do for i in $(seq 0 11); do
-    redis-cli FCALL sse_publish 1 proxy.$i "{\"seq\":$s}" >/dev/null; done; sleep 0.1; done' \
-    >"$logs/proxy-publish.log" 2>&1 &
-publish_pid=$!
-sleep 1.5
-podman kill "$(proxy_ctr bridge-1)" >/dev/null || fail "9. cannot kill bridge-1"
-wait "$publish_pid" || { tail_log "$logs/proxy-publish.log"; fail "9. publishing in the redis container failed"; }
-echo "wait 40" >&"${browser[1]}"
-line=$(read_browser)
-case "$line" in
-*'"ok":true'*'"reconnected":0,'*) fail "9. no stream was on bridge-1 (none reconnected): $line" ;;
-*'"ok":true'*) ;;
-*) fail "9. the streams through nginx after bridge-1 was killed: $line" ;;
-esac
-reconnected=$(echo "$line" | sed -n 's/.*"reconnected":\([0-9]*\).*/\1/p')
-echo quit >&"${browser[1]}"
-wait "$browser_pid" || fail "9. the browser script failed (proxy-browser.log)"
-browser_pid=""
-phase_end
-say "ok 9. through nginx (TLS, HTTP/2) before two replicas: 12 EventSources open on one page;" \
-    "bridge-1 killed, $reconnected stream(s) resumed on bridge-2; each got its 40 events exactly"
