@@ -16,24 +16,8 @@ cd "$(dirname "$0")/.."
 bin=${1:-build/sse-bridge}
 rounds=${ROUNDS:-3}
 out=${OUT:-bench/results/multi.jsonl}
-cmake --build build --target loadgen >/dev/null
-mkdir -p "$(dirname "$out")"
-: >"$out"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-redis_port=$(free_port)
-taskset -c 1 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$work" >"$work/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+# shellcheck source=bench/redis-on-core1.sh
+. bench/redis-on-core1.sh
 redis_cpu() { redis-cli -p "$redis_port" info cpu | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.3f", s }'; }
 
 # run <label> [bridge flags]
