@@ -43,6 +43,8 @@ static bool uses_journal(const struct config *cfg) {
 static void sync_topic(void *arg, struct topic *t) {
     struct bridge *b = arg;
     struct source *own = NULL;
+    /* Read now: the topic's own source may free it below. */
+    bool leased = t->journal_key != NULL && t->kind != TOPIC_STREAM;
     for (size_t i = 0; i < b->nsources; i++) {
         struct source *src = b->sources[i];
         if (t->journal_key != NULL && (src->ops->journals & SOURCE_KIND(t->kind)))
@@ -52,7 +54,7 @@ static void sync_topic(void *arg, struct topic *t) {
     }
     if (own != NULL)
         own->ops->sync(own, t);
-    if (b->lease != NULL) /* after the source: it may have freed t */
+    if (leased && b->lease != NULL) /* the tick runs while some journal may need a lease */
         lease_kick(b->lease);
 }
 

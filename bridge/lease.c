@@ -97,12 +97,14 @@ struct collect {
     unsigned long long now;
     struct batch *take, *release;
     size_t cap;
+    size_t leased; /* topics whose journal may need a lease: while any, the tick goes on */
 };
 
 static void collect(void *arg, struct topic *t) {
     struct collect *c = arg;
     if (!leased(t))
         return;
+    c->leased++;
     bool wanted = hub_topic_wanted(c->l->b->hub, t, c->now);
     struct batch *into = NULL;
     /* Contend only once subscribed upstream: a writer that cannot hear the channel would only
@@ -198,13 +200,20 @@ static void send_batch(struct lease *l, const char *fn, struct batch *bt, redisC
     free(lens);
 }
 
-static void tick(struct lease *l) {
-    if (l->solo || !l->loaded || l->ticking || redis_conn_ctx(l->conn) == NULL)
-        return;
+/* Returns whether the tick must go on: some topic's journal may need a lease (or Redis cannot
+ * be asked now, and will be at the next tick). */
+static bool tick(struct lease *l) {
+    if (l->solo)
+        return false;
+    if (!l->loaded || l->ticking || redis_conn_ctx(l->conn) == NULL)
+        return true;
     size_t n = hub_topic_count(l->b->hub);
-    struct collect c = {l, clock_now_ms(l->b->base),
+    struct collect c = {l,
+                        clock_now_ms(l->b->base),
                         xmalloc(sizeof(struct batch) + n * sizeof(void *)),
-                        xmalloc(sizeof(struct batch) + n * sizeof(void *)), n};
+                        xmalloc(sizeof(struct batch) + n * sizeof(void *)),
+                        n,
+                        0};
     c.take->l = c.release->l = l;
     c.take->n = c.release->n = 0;
     hub_foreach(l->b->hub, collect, &c);
@@ -222,10 +231,7 @@ static void tick(struct lease *l) {
     } else {
         free(c.take);
     }
-}
-
-static void count_leased(void *arg, struct topic *t) {
-    *(size_t *)arg += leased(t);
+    return c.leased > 0;
 }
 
 /* Ticks while some journal needs a lease: an idle bridge sleeps. */
@@ -244,10 +250,7 @@ void lease_kick(struct lease *l) {
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     struct lease *l = arg;
     (void)fd, (void)what;
-    tick(l);
-    size_t n = 0;
-    hub_foreach(l->b->hub, count_leased, &n);
-    if (n > 0)
+    if (tick(l))
         arm(l);
 }
 

@@ -154,16 +154,27 @@ static bool stream_reply(const redisReply *kv) {
 
 /* [[key, [[id, [f, v, ...]], ...]], ...] */
 static void read_reply(struct source_stream *s, const redisReply *reply) {
+    /* Each stream's topics, found once and kept (pending) while its entries are delivered: a
+     * delivery may cut off a topic's last client, and the sweep frees it afterwards. */
+    struct readers {
+        struct topic *t[2];
+        size_t n;
+    } *of = xcalloc(reply->elements ? reply->elements : 1, sizeof(*of));
     size_t n = 0;
-    for (size_t i = 0; i < reply->elements; i++)
-        n += stream_reply(reply->element[i]) ? reply->element[i]->element[1]->elements : 0;
-    struct item *items = xmalloc((n ? n : 1) * sizeof(*items));
-    size_t k = 0;
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *kv = reply->element[i];
         if (!stream_reply(kv))
             continue;
-        for (size_t j = 0; j < kv->element[1]->elements; j++) {
+        n += kv->element[1]->elements;
+        of[i].n = find_topics(s, kv->element[0]->str, kv->element[0]->len, of[i].t);
+        for (size_t f = 0; f < of[i].n; f++)
+            of[i].t[f]->pending++;
+    }
+    struct item *items = xmalloc((n ? n : 1) * sizeof(*items));
+    size_t k = 0;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *kv = reply->element[i];
+        for (size_t j = 0; of[i].n > 0 && j < kv->element[1]->elements; j++) {
             const redisReply *e = kv->element[1]->element[j];
             items[k] = (struct item){{0, 0}, k, i, e};
             if (e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
@@ -175,14 +186,16 @@ static void read_reply(struct source_stream *s, const redisReply *reply) {
     if (reply->elements > 1)
         qsort(items, k, sizeof(*items), item_cmp);
     for (size_t i = 0; i < k; i++) {
-        /* Looked up for each entry: a delivery may cut off the last client of a topic. */
-        const redisReply *key = reply->element[items[i].key]->element[0];
-        struct topic *found[2];
-        size_t nfound = find_topics(s, key->str, key->len, found);
-        for (size_t f = 0; f < nfound; f++)
-            read_entry(s, found[f], items[i].entry);
+        const struct readers *r = &of[items[i].key];
+        for (size_t f = 0; f < r->n; f++)
+            read_entry(s, r->t[f], items[i].entry);
+    }
+    for (size_t i = 0; i < reply->elements; i++) {
+        for (size_t f = 0; f < of[i].n; f++)
+            of[i].t[f]->pending--;
     }
     free(items);
+    free(of);
 }
 
 static void on_read(redisAsyncContext *ac, void *r, void *privdata) {
