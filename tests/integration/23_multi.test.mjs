@@ -249,3 +249,47 @@ test('a journalled MQTT route on two bridges: the broker\'s messages journalled 
   for (const c of cats) for (let conn = 0; conn < 2; conn++)
     assert.deepEqual(dataEvents(c.eventsOf(conn)).map((e) => e.id), want, 'the same ids on both bridges');
 });
+
+test('journal_lease = 0: one bridge journals with plain XADD, no lease, and replays exactly', async (t) => {
+  const redis = await startRedis(t);
+  const pub = redis.client();
+  const bridge = await startBridge(t, { redis, config: config.replace(/journal_lease = \S+/, 'journal_lease = 0') });
+  const first = sseCat(t, `${bridge.url}/events/solo`, { count: 5, timeout: 30 });
+  await first.waitOpen();
+  await waitSubscribed(pub, 'solo', 1);
+  for (let seq = 0; seq < 10; seq++) await pub.publish('solo', JSON.stringify({ seq }));
+  assert.equal((await first.done()).code, 0);
+  const entries = (await journal(pub, 'sse:journal:solo')).filter((e) => e.gap === null);
+  assert.deepEqual(entries.map((e) => e.seq), [...Array(10).keys()], 'each message journalled once');
+  assert.deepEqual(first.events.map((e) => e.id), entries.slice(0, 5).map((e) => e.id), 'the entry ids');
+  assert.equal(await pub.exists('sse:journal:solo:lease'), 0, 'no lease without journal_lease');
+  const again = sseCat(t, `${bridge.url}/events/solo`, { count: 5, headers: [`Last-Event-ID: ${first.events[4].id}`] });
+  assert.equal((await again.done()).code, 0);
+  assert.deepEqual(seqs(again.events), [5, 6, 7, 8, 9], 'the rest, replayed');
+  assert.equal((await bridge.stop()).code, 0);
+});
+
+test('a writer whose clients have all gone releases its lease, and another bridge takes it at once', async (t) => {
+  const redis = await startRedis(t);
+  const pub = redis.client();
+  // A long lease (it lives 7.5 s, ticks every 2.5 s): released, it is gone well before that.
+  const short = `${config.replace(/journal_lease = \S+/, 'journal_lease = 10s')}journal_linger = 300ms\nlinger = 100ms\n`;
+  const a = await startBridge(t, { redis, config: short });
+  const b = await startBridge(t, { redis, config: short });
+  const onA = sseCat(t, `${a.url}/events/rel`, { count: 1, timeout: 30 });
+  await onA.waitOpen();
+  await waitSubscribed(pub, 'rel', 1);
+  await pub.publish('rel', JSON.stringify({ seq: 0 }));
+  assert.equal((await onA.done()).code, 0);
+  assert.equal(await writerOf(pub, [a, b], 'rel'), a, 'the bridge that wrote holds the lease');
+  // Gone from a: released at the first tick after its linger ran out, not left to expire.
+  await waitFor(async () => (await pub.exists('sse:journal:rel:lease')) === 0,
+    { what: 'the lease released', timeout: 4000 });
+  const onB = sseCat(t, `${b.url}/events/rel`, { count: 1, timeout: 30 });
+  await onB.waitOpen();
+  await waitSubscribed(pub, 'rel', 1);
+  await pub.publish('rel', JSON.stringify({ seq: 1 }));
+  assert.equal((await onB.done()).code, 0);
+  assert.deepEqual(seqs(onB.events), [1]);
+  assert.equal(await writerOf(pub, [a, b], 'rel'), b, 'the other bridge writes now');
+});
