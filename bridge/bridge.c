@@ -64,9 +64,9 @@ static void journal_entry(void *arg, struct topic *t, const struct entry *e) {
 }
 
 /* The lease's: this bridge writes t's journal from now on. */
-static void lease_acquired(void *arg, struct topic *t, bool resumed) {
+static void lease_acquired(void *arg, struct topic *t, enum lease_taken how) {
     struct bridge *b = arg;
-    journal_owe_gap(b->journal, t, resumed);
+    journal_lease_taken(b->journal, t, how);
 }
 
 static void resync(void *arg, struct topic *t) {

@@ -152,7 +152,10 @@ static void on_write_reply(redisAsyncContext *ac, void *r, void *privdata) {
         lease_wrote(j->b->lease, t);
         write_succeeded(j, t);
     } else if (reply != NULL && not_holder(reply)) {
-        lease_lost(j->b->lease, t); /* the new writer wrote it, or its marker says it is lost */
+        /* The new writer wrote it, or its marker says it is lost. */
+        lease_lost(j->b->lease, t);
+        if (!pw->gap)
+            lease_missed(j->b->lease, t);
     } else {
         /* Not in the journal (or not known to be: a connection lost with the write in
          * flight): the journal owes a gap marker. A refusal (a lost connection is the
@@ -238,19 +241,33 @@ static void write_owed_gap(struct journal *j, struct topic *t) {
 
 void journal_append(struct journal *j, struct topic *t, const char *channel, size_t channel_len,
                     const char *payload, size_t payload_len) {
-    if (!lease_holds(j->b->lease, t))
-        return; /* another bridge writes this journal; every bridge reads it */
+    if (!lease_holds(j->b->lease, t)) {
+        lease_missed(j->b->lease, t); /* another bridge writes this journal; all read it */
+        return;
+    }
     write_owed_gap(j, t);
     write_entry(j, t, false, channel, channel_len, payload, payload_len);
 }
 
 void journal_owe_gap(struct journal *j, struct topic *t, bool resumed) {
+    if (!lease_holds(j->b->lease, t)) {
+        /* Another bridge writes it: this one's gap matters only if it takes over soon. */
+        lease_missed(j->b->lease, t);
+        return;
+    }
     if (t->gap_owed == NULL || resumed)
         t->gap_owed = resumed ? GAP_RESUMED : GAP_STARTED;
     /* Messages were lost: the marker goes in now, so that every bridge's live clients learn
      * of it at once (through the journal, with its id), not with the next message. */
     if (resumed && lease_holds(j->b->lease, t))
         write_owed_gap(j, t);
+}
+
+void journal_lease_taken(struct journal *j, struct topic *t, enum lease_taken how) {
+    if (how == LEASE_TAKEN_CONTINUED)
+        t->gap_owed = NULL; /* the journal goes on as the other writer left it */
+    else
+        journal_owe_gap(j, t, how == LEASE_TAKEN_RESUMED);
 }
 
 void journal_topic_setup(struct journal *j, const struct config *cfg, struct topic *t,

@@ -73,10 +73,32 @@ static void drop(struct topic *t, enum lease_state to) {
 }
 
 void lease_lost(struct lease *l, struct topic *t) {
+    unsigned long long now = clock_now_ms(l->b->base);
     if (t->lease == LEASE_HELD)
         log_info("journal: %s is written by another bridge now", t->journal_key);
+    if (t->lease != LEASE_OTHER)
+        t->other_since_ms = now;
+    t->other_seen_ms = now;
     drop(t, LEASE_OTHER);
-    (void)l;
+}
+
+void lease_missed(struct lease *l, struct topic *t) {
+    t->missed_ms = clock_now_ms(l->b->base);
+}
+
+/* Taking over from another writer: could the journal miss a message? The other writer was
+ * alive until at least its last renewal, after (other_seen - ttl): a lease seen held then
+ * expires later. So messages from then on may be missing, and this process heard every
+ * message published since (it was subscribed: a subscription that was down counts as
+ * missed), dropping each as not its to write. None dropped since then, and listening since
+ * before then: nothing is missing (sse_publish messages never pass through here). A quarter
+ * of journal_lease covers the time a reply takes. */
+static enum lease_taken taken_over(const struct lease *l, const struct topic *t) {
+    unsigned long long window = l->ttl_ms + l->b->cfg->journal_lease_ms / 4;
+    unsigned long long since = t->other_seen_ms > window ? t->other_seen_ms - window : 0;
+    bool listening = t->other_since_ms <= since;
+    bool dropped = t->missed_ms != 0 && t->missed_ms >= since;
+    return listening && !dropped ? LEASE_TAKEN_CONTINUED : LEASE_TAKEN_RESUMED;
 }
 
 static void go_solo(struct lease *l, const char *why) {
@@ -138,14 +160,17 @@ static void on_lease(redisAsyncContext *ac, void *r, void *privdata) {
             lease_lost(l, t);
         } else if (code >= 1 && t->lease != LEASE_HELD) {
             /* 1: our token already (a write took it, or a restart of this bridge on the same
-             * address). 3 after another bridge: what was published meanwhile is lost. */
-            bool resumed = code == 3 && t->lease == LEASE_OTHER;
+             * address). 3 after another bridge: a failover, or its release. */
+            enum lease_taken how =
+                code == 3 && t->lease == LEASE_OTHER ? taken_over(l, t) : LEASE_TAKEN_NEW;
             hold(t);
-            if (resumed) /* a failover: said at info */
-                log_info("journal: writing %s (lease taken over)", t->journal_key);
-            else
+            if (how == LEASE_TAKEN_NEW)
                 log_debug("journal: writing %s (lease new)", t->journal_key);
-            l->ev.acquired(l->ev.arg, t, resumed);
+            else /* a failover: said at info */
+                log_info("journal: writing %s (lease taken over, %s)", t->journal_key,
+                         how == LEASE_TAKEN_CONTINUED ? "nothing missed"
+                                                      : "messages of the handover may be lost");
+            l->ev.acquired(l->ev.arg, t, how);
         }
     }
     free(bt);

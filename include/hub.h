@@ -97,6 +97,10 @@ struct topic {
     unsigned pending;         /* Redis requests about it in flight: not freed meanwhile */
     /* lease.c's: who writes its journal. While held, the lease keeps the topic (one pending). */
     enum lease_state { LEASE_UNKNOWN, LEASE_HELD, LEASE_OTHER } lease;
+    unsigned long long other_since_ms; /* when another bridge was first seen writing it */
+    unsigned long long other_seen_ms;  /* when another bridge was last seen holding it */
+    unsigned long long missed_ms;      /* when this bridge last dropped a message of it (or its
+                                          subscription was down) while another wrote it */
     /* source_stream.c's: reading the journal of a journalled channel, pattern or MQTT filter
      * (XREAD), as every bridge does, writer included (a stream topic uses `state`). */
     enum upstream_state follow;

@@ -22,10 +22,17 @@
 #include "context.h"
 #include "hub.h"
 
+enum lease_taken {
+    LEASE_TAKEN_NEW,       /* no writer before this one that this process saw */
+    LEASE_TAKEN_CONTINUED, /* after another writer, and this process heard nothing that the
+                              other may have left out: the journal goes on without a gap */
+    LEASE_TAKEN_RESUMED,   /* after another writer, and messages of its last moments or of
+                              the time since may be missing from the journal */
+};
+
 struct lease_events {
-    /* This process now writes t's journal. `resumed`: another writer had it, and what was
-     * published between its end and now is not in the journal. */
-    void (*acquired)(void *arg, struct topic *t, bool resumed);
+    /* This process now writes t's journal (see enum lease_taken). */
+    void (*acquired)(void *arg, struct topic *t, enum lease_taken how);
     void *arg;
 };
 
@@ -50,5 +57,8 @@ struct redisAsyncContext;
 void lease_load(struct lease *l, struct redisAsyncContext *ac);
 /* Redis refused a write of t's journal as not the holder's: another bridge has it now. */
 void lease_lost(struct lease *l, struct topic *t);
+/* This process dropped a message of t's journal (another bridge writes it), or could not hear
+ * t for a while: if it takes the lease soon after, the journal may miss messages. */
+void lease_missed(struct lease *l, struct topic *t);
 
 #endif

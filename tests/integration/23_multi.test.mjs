@@ -2,8 +2,9 @@
 // journalled once, whether published with plain PUBLISH or with FCALL sse_publish; the same ids
 // on every bridge; a client hopping between bridges with Last-Event-ID gets no gap and no
 // duplicate; the writer SIGKILLed: another takes its lease within journal_lease and the clients
-// get one gap event for the window; a writer paused past its lease writes nothing when resumed
-// (fencing); a journalled MQTT route read by two bridges is journalled once.
+// get one gap event for the window (none when only sse_publish published: nothing was lost); a
+// writer paused past its lease writes nothing when resumed (fencing); a journalled MQTT route
+// read by two bridges is journalled once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, startBridge, startMosquitto, sseCat, waitFor, waitSubscribed } from
@@ -40,12 +41,12 @@ async function journal(pub, key) {
 
 // Publishes {seq, via} on channel, alternating plain PUBLISH and FCALL sse_publish, until
 // stopped; `sent` keeps what each way sent.
-function publisher(pub, channel, { every = 5 } = {}) {
+function publisher(pub, channel, { every = 5, only = null } = {}) {
   const p = { seq: 0, running: true, sent: { publish: [], fcall: [] } };
   p.done = (async () => {
     while (p.running) {
       const seq = p.seq++;
-      const via = seq % 2 ? 'fcall' : 'publish';
+      const via = only ?? (seq % 2 ? 'fcall' : 'publish');
       const body = JSON.stringify({ seq, via });
       if (via === 'publish') await pub.publish(channel, body);
       else await pub.call('FCALL', 'sse_publish', '1', channel, body);
@@ -188,7 +189,52 @@ test('the writer SIGKILLed: another bridge takes the lease within journal_lease,
     assert.deepEqual(s, journalled.filter((x) => x >= s[0]), 'what the journal has, in order');
     for (const x of p.sent.fcall.filter((x) => x >= s[0])) assert.ok(s.includes(x), `sse_publish ${x} arrived`);
   }
-  assert.ok(next.log.join('\n').includes('journal: writing sse:journal:fail (lease taken over)'));
+  assert.ok(next.log.join('\n').includes(
+    'journal: writing sse:journal:fail (lease taken over, messages of the handover may be lost)'));
+  for (const c of cats) await c.stop();
+});
+
+test('the writer SIGKILLed while only sse_publish publishes: taken over with no gap event, nothing lost', async (t) => {
+  // The new writer heard no plain PUBLISH it dropped in the window, so the journal has no gap:
+  // no journal-resumed marker, no gap event, every message once.
+  const redis = await startRedis(t);
+  const pub = redis.client();
+  const bridges = await threeBridges(t, redis);
+  const cats = bridges.map((b) => sseCat(t, `${b.url}/events/quiet`, { timeout: 60 }));
+  for (const c of cats) await c.waitOpen();
+  await waitSubscribed(pub, 'quiet', 3);
+  // A plain PUBLISH first, so that a bridge writes (and takes the lease); then only sse_publish.
+  await pub.publish('quiet', JSON.stringify({ seq: -1, via: 'publish' }));
+  let writer = null;
+  await waitFor(async () => (writer = await writerOf(pub, bridges, 'quiet')) !== null,
+    { what: 'a writer' });
+  // Past one lease, so that the others have watched it long enough to vouch for the handover.
+  await new Promise((r) => setTimeout(r, LEASE_MS + 500));
+  const p = publisher(pub, 'quiet', { only: 'fcall' });
+  await waitFor(() => cats.every((c) => dataEvents(c.events).length >= 20), { what: '20 events everywhere' });
+  const survivors = bridges.filter((b) => b !== writer);
+  await writer.stop('SIGKILL');
+  let next = null;
+  await waitFor(async () => (next = await writerOf(pub, survivors, 'quiet')) !== null,
+    { what: 'another bridge to take the lease', interval: 10 });
+  const at = p.seq;
+  await waitFor(() => survivors.every((b) => seqs(cats[bridges.indexOf(b)].events).at(-1) >= at + 20),
+    { what: '20 more events' });
+  await p.stop();
+  const finalSeq = p.seq - 1;
+  await waitFor(() => survivors.every((b) => seqs(cats[bridges.indexOf(b)].events).at(-1) === finalSeq),
+    { what: 'the last event everywhere' });
+  const entries = await journal(pub, 'sse:journal:quiet');
+  assert.deepEqual(entries.filter((e) => e.gap).map((e) => e.gap), ['journal-started']);
+  const journalled = entries.filter((e) => e.gap === null).map((e) => e.seq);
+  assert.deepEqual(journalled, [-1, ...p.sent.fcall], 'every message once, in order');
+  for (const b of survivors) {
+    const events = cats[bridges.indexOf(b)].events;
+    assert.deepEqual(events.filter((e) => e.event === 'gap'), [], 'no gap event');
+    assert.deepEqual(seqs(events), journalled, 'exactly the journal');
+  }
+  assert.ok(next.log.join('\n').includes('journal: writing sse:journal:quiet (lease taken over, nothing missed)'),
+    next.log.join('\n'));
   for (const c of cats) await c.stop();
 });
 
