@@ -266,6 +266,8 @@ void journal_owe_gap(struct journal *j, struct topic *t, bool resumed) {
 void journal_lease_taken(struct journal *j, struct topic *t, enum lease_taken how) {
     if (how == LEASE_TAKEN_CONTINUED)
         t->gap_owed = NULL; /* the journal goes on as the other writer left it */
+    else if (how == LEASE_TAKEN_UNHEARD)
+        t->gap_owed = GAP_RESUMED; /* before the next plain PUBLISH, if one comes */
     else
         journal_owe_gap(j, t, how == LEASE_TAKEN_RESUMED);
 }

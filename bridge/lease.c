@@ -89,16 +89,17 @@ void lease_missed(struct lease *l, struct topic *t) {
 /* Taking over from another writer: could the journal miss a message? The other writer was
  * alive until at least its last renewal, after (other_seen - ttl): a lease seen held then
  * expires later. So messages from then on may be missing, and this process heard every
- * message published since (it was subscribed: a subscription that was down counts as
- * missed), dropping each as not its to write. None dropped since then, and listening since
- * before then: nothing is missing (sse_publish messages never pass through here). A quarter
- * of journal_lease covers the time a reply takes. */
+ * message published since it subscribed (a subscription that was down counts as missed),
+ * dropping each as not its to write. Dropped one since then: some are missing. None, and
+ * listening since before then: nothing is (sse_publish messages never pass through here).
+ * None, but listening for less: cannot tell. A quarter of journal_lease covers the time a
+ * reply takes. */
 static enum lease_taken taken_over(const struct lease *l, const struct topic *t) {
     unsigned long long window = l->ttl_ms + l->b->cfg->journal_lease_ms / 4;
     unsigned long long since = t->other_seen_ms > window ? t->other_seen_ms - window : 0;
-    bool listening = t->other_since_ms <= since;
-    bool dropped = t->missed_ms != 0 && t->missed_ms >= since;
-    return listening && !dropped ? LEASE_TAKEN_CONTINUED : LEASE_TAKEN_RESUMED;
+    if (t->missed_ms != 0 && t->missed_ms >= since)
+        return LEASE_TAKEN_RESUMED;
+    return t->other_since_ms <= since ? LEASE_TAKEN_CONTINUED : LEASE_TAKEN_UNHEARD;
 }
 
 static void go_solo(struct lease *l, const char *why) {
@@ -169,7 +170,9 @@ static void on_lease(redisAsyncContext *ac, void *r, void *privdata) {
             else /* a failover: said at info */
                 log_info("journal: writing %s (lease taken over, %s)", t->journal_key,
                          how == LEASE_TAKEN_CONTINUED ? "nothing missed"
-                                                      : "messages of the handover may be lost");
+                         : how == LEASE_TAKEN_UNHEARD
+                             ? "not heard long enough to tell whether plain PUBLISHes were lost"
+                             : "plain PUBLISHes of the handover lost");
             l->ev.acquired(l->ev.arg, t, how);
         }
     }

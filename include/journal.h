@@ -58,10 +58,11 @@ void journal_append(struct journal *j, struct topic *t, const char *channel, siz
  * messages were lost (a resubscription, a writer taking over): written at once if this bridge
  * writes t's journal, so that every reader learns of it now. */
 void journal_owe_gap(struct journal *j, struct topic *t, bool resumed);
-/* This bridge writes t's journal from now on: after another writer that may have left
- * messages out, a journal-resumed marker goes in at once; after one that left nothing out,
- * nothing (the journal is one history); a new journal owes its journal-started marker. While
- * another bridge writes t, this one's gaps are only noted (lease_missed), not owed. */
+/* This bridge writes t's journal from now on: after another writer that left messages out, a
+ * journal-resumed marker goes in at once; after one that left nothing out, nothing (the journal
+ * is one history); when it cannot tell, the marker is owed (written before the next plain
+ * PUBLISH, if any); a new journal owes its journal-started marker. While another bridge writes
+ * t, this one's gaps are only noted (lease_missed), not owed. */
 void journal_lease_taken(struct journal *j, struct topic *t, enum lease_taken how);
 
 /* ---- reads ---- */

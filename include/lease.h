@@ -26,8 +26,11 @@ enum lease_taken {
     LEASE_TAKEN_NEW,       /* no writer before this one that this process saw */
     LEASE_TAKEN_CONTINUED, /* after another writer, and this process heard nothing that the
                               other may have left out: the journal goes on without a gap */
-    LEASE_TAKEN_RESUMED,   /* after another writer, and messages of its last moments or of
-                              the time since may be missing from the journal */
+    LEASE_TAKEN_UNHEARD,   /* after another writer, and this process has not listened long
+                              enough to tell: a plain PUBLISH from now on says there may be a
+                              gap before it (none comes if the backend uses sse_publish) */
+    LEASE_TAKEN_RESUMED,   /* after another writer, and this process dropped messages of the
+                              handover: the journal misses some */
 };
 
 struct lease_events {
