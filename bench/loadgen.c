@@ -98,10 +98,13 @@ struct conn {
     char last_id[64];
 };
 
+#define MAX_PORTS 16
+
 struct gen {
     /* options */
     char host[64], path[1024], channel[256], broker_host[64], post_url_path[1024];
     int port, broker_port, nconns, nsources, nprocs, channels, reconnect, nslow;
+    int ports[MAX_PORTS], nports; /* -u http://host:p1,p2,.../path: connection i goes to p[i % n] */
     double slow_pause;
     int pids[MAX_PIDS], npids;
     double rate, duration, warmup;
@@ -394,12 +397,13 @@ static void on_connected(evutil_socket_t fd, short what, void *arg) {
     socklen_t len = sizeof(err);
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
     char path[1100], req[1400], last[96] = "";
+    int port = g->ports[c->idx % g->nports];
     expand(path, sizeof(path), g->path, c->idx % g->channels);
     if (c->last_id[0])
         snprintf(last, sizeof(last), "Last-Event-ID: %s\r\n", c->last_id);
     int rn = snprintf(req, sizeof(req),
                       "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n%s\r\n", path,
-                      g->host, g->port, last);
+                      g->host, port, last);
     if (err != 0 || send(fd, req, (size_t)rn, MSG_NOSIGNAL) != rn) {
         conn_end(c, 1);
         return;
@@ -435,7 +439,7 @@ static void open_conn(struct gen *g, struct conn *c) {
             c->fd = -1;
         }
     }
-    dst.sin_port = htons((uint16_t)g->port);
+    dst.sin_port = htons((uint16_t)g->ports[c->idx % g->nports]);
     inet_pton(AF_INET, g->host, &dst.sin_addr);
     if (c->fd < 0 ||
         (connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 && errno != EINPROGRESS)) {
@@ -702,7 +706,9 @@ static uint64_t percentile(const struct tally *t, double q) {
     return t->lat_max_us;
 }
 
-static int parse_url(const char *url, char *host, size_t hcap, int *port, char *path, size_t pcap) {
+/* http://host[:port[,port...]][/path]: ports gets every port (at most cap), *n how many. */
+static int parse_url_ports(const char *url, char *host, size_t hcap, int *ports, int cap, int *n,
+                           char *path, size_t pcap) {
     if (strncmp(url, "http://", 7) != 0)
         return -1;
     const char *h = url + 7, *colon = strchr(h, ':'), *slash = strchr(h, '/');
@@ -713,14 +719,31 @@ static int parse_url(const char *url, char *host, size_t hcap, int *port, char *
         return -1;
     memcpy(host, h, (size_t)(hend - h));
     host[hend - h] = '\0';
-    *port = colon && colon < slash ? atoi(colon + 1) : 80;
+    *n = 0;
+    if (colon && colon < slash) {
+        for (const char *p = colon + 1; p < slash && *n < cap;) {
+            ports[(*n)++] = atoi(p);
+            const char *comma = memchr(p, ',', (size_t)(slash - p));
+            if (comma == NULL)
+                break;
+            p = comma + 1;
+        }
+    } else {
+        ports[(*n)++] = 80;
+    }
     snprintf(path, pcap, "%s", *slash ? slash : "/");
     return 0;
 }
 
+static int parse_url(const char *url, char *host, size_t hcap, int *port, char *path, size_t pcap) {
+    int n;
+    return parse_url_ports(url, host, hcap, port, 1, &n, path, pcap);
+}
+
 static void usage(void) {
     fprintf(stderr,
-            "usage: loadgen -u URL [-n conns] [-s sources] [-F procs] [-k channels] [-Y]\n"
+            "usage: loadgen -u URL (http://host:port[,port...]/path) [-n conns] [-s sources] [-F "
+            "procs] [-k channels] [-Y]\n"
             "               [-S slow-clients] [-Z slow-pause-s]\n"
             "               [-r msgs/s] [-z bytes] [-d seconds] [-w warmup-s]\n"
             "               [-m redis-publish|redis-xadd|mqtt|http-post|none]\n"
@@ -888,8 +911,10 @@ static int parse_args(struct gen *g, int argc, char **argv, const char **url, co
     }
     if (*url == NULL || g->nconns < 1 || g->nsources < 1 || g->nsources > 250 || g->nprocs < 1 ||
         g->nprocs > MAX_PROCS || g->channels < 1 ||
-        parse_url(*url, g->host, sizeof(g->host), &g->port, g->path, sizeof(g->path)) != 0)
+        parse_url_ports(*url, g->host, sizeof(g->host), g->ports, MAX_PORTS, &g->nports, g->path,
+                        sizeof(g->path)) != 0)
         return -1;
+    g->port = g->ports[0];
     return 0;
 }
 
