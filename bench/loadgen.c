@@ -77,6 +77,8 @@ struct shared {
     struct tally tally[MAX_PROCS];
 };
 
+#define SEEN_WINDOW 1024
+
 /* One SSE stream, read with a minimal HTTP/1.1 client of our own (raw recv, chunked decoding):
  * evhttp's client takes a response without length or chunking (nchan's) as empty, and a
  * bufferevent costs an ioctl and a copy per read. */
@@ -87,6 +89,10 @@ struct conn {
     evutil_socket_t fd;
     int idx;
     uint64_t last_seq;
+    /* The last SEEN_WINDOW positions (seq / stride) up to last_seq: which arrived. An event
+     * older than last_seq fills its gap (a server that commits concurrent publishes in another
+     * order, nchan's, delivers it late, not never). */
+    uint64_t seen[SEEN_WINDOW / 64];
     char *head; /* the response head while it arrives */
     size_t head_len;
     int open, closed, chunked;
@@ -241,16 +247,29 @@ static void on_event(void *arg, const struct sse_event *ev) {
         return; /* not ours (a gap or close event) */
     uint64_t seq = strtoull(s + 6, NULL, 10), sent = strtoull(tm + 4, NULL, 10);
     uint64_t stride = (uint64_t)g->channels, from = g->sh->measure_from_seq;
+    uint64_t pos = seq / stride, slot = pos % SEEN_WINDOW, bit = 1ull << (slot % 64);
     if (c->last_seq != 0 && seq <= c->last_seq) {
-        if (seq == c->last_seq)
+        /* Late: a duplicate if seen (or too old to tell), else the delivery of a gap. */
+        if (c->last_seq / stride - pos >= SEEN_WINDOW || (c->seen[slot / 64] & bit)) {
             t->dups++;
-        else
-            t->reordered++;
-        return;
+            return;
+        }
+        t->reordered++;
+        c->seen[slot / 64] |= bit;
+        if (from != 0 && seq > from && t->lost > 0)
+            t->lost--; /* counted lost when the gap opened */
+    } else {
+        if (c->last_seq != 0 && seq > c->last_seq + stride && from != 0 && seq > from)
+            t->lost += (seq - c->last_seq) / stride - 1;
+        /* The positions passed over are not seen yet. */
+        uint64_t first = c->last_seq != 0 ? c->last_seq / stride + 1 : pos;
+        if (pos - first >= SEEN_WINDOW)
+            first = pos - SEEN_WINDOW + 1;
+        for (uint64_t q = first; q < pos; q++)
+            c->seen[(q % SEEN_WINDOW) / 64] &= ~(1ull << (q % SEEN_WINDOW % 64));
+        c->seen[slot / 64] |= bit;
+        c->last_seq = seq;
     }
-    if (c->last_seq != 0 && seq > c->last_seq + stride && from != 0 && seq > from)
-        t->lost += (seq - c->last_seq) / stride - 1;
-    c->last_seq = seq;
     /* Events published while measuring count when they arrive, during the drain too: the
      * rate is what was published in the window and delivered, not what happened to arrive
      * inside it (the window would cut off the events in flight at its end). */
