@@ -747,9 +747,9 @@ static int parse_url_ports(const char *url, char *host, size_t hcap, int *ports,
                 break;
             p = comma + 1;
         }
-    } else {
-        ports[(*n)++] = 80;
     }
+    if (*n == 0)
+        ports[(*n)++] = 80;
     snprintf(path, pcap, "%s", *slash ? slash : "/");
     return 0;
 }
