@@ -31,8 +31,9 @@ if [ -f "$build/CMakeFiles/sse-bridge.dir/bridge/bridge.c.o" ]; then
 else
     echo "lint: layers skipped: no build in $build"
 fi
-echo "lint: docker-compose.yml, Dockerfile"
+echo "lint: docker-compose.yml, docker-compose.proxy.yml, Dockerfile"
 docker-compose config -q
+docker-compose -f docker-compose.proxy.yml config -q
 if grep -nE '(apt-get|apt|dpkg|npm) +install' Dockerfile; then
     echo "lint: the Dockerfile installs packages itself; use scripts/install-deps.sh" >&2
     exit 1

@@ -12,7 +12,13 @@
 #   7. `down -v` leaves no container, pod, network, volume or listening port of the run;
 #   8. the demo publisher rode out the restart itself: not restarted by its restart policy, its
 #      counter (the SSE ids) going on past the restart, its control subscriber open again (a POST
-#      to /demo/control brings the close event).
+#      to /demo/control brings the close event);
+#   9. the proxy stack of docker-compose.proxy.yml (nginx with TLS and HTTP/2 before two bridge
+#      replicas, examples/proxy/) comes up with its test certificate, and serves HTTP/2; in
+#      Chromium its page's 12 EventSources are open at once; one replica SIGKILLed under
+#      publishing (FCALL sse_publish), every stream resumes through nginx on the other with every
+#      message once, in order, no gap event (tests/container/proxy-browser.mjs); its `down -v`
+#      leaves nothing either (7).
 # It prints the time of each phase at the end. Exit 0: passed; 77: cannot run here (not root, no
 # apt-get, packages not installable, podman unable to run a container), with the reason; any
 # other: failed. Used by scripts/test.sh; run it alone as root on Debian 12:
@@ -22,7 +28,8 @@
 # - No image registry is reachable from the test machines: debian:12-slim is made locally with
 #   debootstrap (minbase, this machine's mirror, apt sources and Acquire settings, slimmed as the
 #   official image is), and redis:7 and eclipse-mosquitto:2 are stand-ins built from Debian's
-#   packages (redis.Containerfile, mosquitto.Containerfile here), laid out like the originals.
+#   packages (redis.Containerfile, mosquitto.Containerfile here), laid out like the originals;
+#   so is nginx:1.22 for the proxy stack (nginx.Containerfile).
 #   Nothing is ever pulled (--pull=never; the names are tagged both localhost/ and docker.io/,
 #   so that short-name resolution finds them whatever registries.conf says).
 # - Podman's storage, network definitions and runtime state are private to this test
@@ -167,16 +174,18 @@ export CONTAINERS_CONF=$work/containers.conf CONTAINERS_STORAGE_CONF=$work/stora
 export BUILDAH_FORMAT=docker DISABLE_HC_SYSTEMD=true
 export DOCKER_HOST=unix://$work/podman.sock COMPOSE_DOCKER_CLI_BUILD=0 DOCKER_BUILDKIT=0
 unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH COMPOSE_FILE COMPOSE_PROJECT_NAME \
-    COMPOSE_PROFILES SSE_BRIDGE_PUBLISH
+    COMPOSE_PROFILES SSE_BRIDGE_PUBLISH SSE_PROXY_PUBLISH
 
-compose() { # SECONDS ARGS...: docker-compose on this run's project, bounded
-    local seconds=$1
-    shift
-    timeout "$seconds" docker-compose --env-file "$work/compose.env" -f "$root/docker-compose.yml" \
-        -p "$project" "$@"
+pproject=$project-proxy # docker-compose.proxy.yml's (check 9)
+compose_of() { # PROJECT FILE SECONDS ARGS...: docker-compose on a project of this run, bounded
+    local proj=$1 file=$2 seconds=$3
+    shift 3
+    timeout "$seconds" docker-compose --env-file "$work/compose.env" -f "$root/$file" -p "$proj" "$@"
 }
-ctr_of() { # SERVICE: its container
-    podman ps -a --filter "label=$label=$project" \
+compose() { compose_of "$project" docker-compose.yml "$@"; }
+pcompose() { compose_of "$pproject" docker-compose.proxy.yml "$@"; }
+ctr_of() { # SERVICE [PROJECT]: its container
+    podman ps -a --filter "label=$label=${2:-$project}" \
         --format '{{.ID}} {{index .Labels "com.docker.compose.service"}}' |
         awk -v s="$1" '$2 == s && !n++ { print $1 }'
 }
@@ -187,7 +196,10 @@ driver_pid=""
 standins_pid=""
 declare -A stream_pids=()
 stack_up=0
+proxy_up=0
 port=""
+pport=""
+browser_pid=""
 diagnose() {
     local s c
     [ "$stack_up" -eq 1 ] || return 0
@@ -201,6 +213,12 @@ diagnose() {
         c=$(ctr_of "$s" 2>/dev/null) || true
         [ -z "$c" ] || { echo "--- last lines of $s's log:"; podman logs --tail 15 "$c" 2>&1 || true; }
     done
+    if [ "$proxy_up" -eq 1 ]; then
+        for s in redis bridge-1 bridge-2 proxy; do
+            c=$(ctr_of "$s" "$pproject" 2>/dev/null) || true
+            [ -z "$c" ] || { echo "--- last lines of the proxy stack's $s:"; podman logs --tail 15 "$c" 2>&1 || true; }
+        done
+    fi
     for s in "$work"/*.sse; do [ ! -e "$s" ] || tail_log "$s" 12; done
     c=$(ctr_of publisher 2>/dev/null) || true
     [ -z "$c" ] || {
@@ -225,50 +243,63 @@ stop_pid() { # PID: TERM, and wait for it
     kill "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
+# take_down PROJECT FILE LOGPREFIX SERVICES...: `down -v` of one project, its services' logs
+# kept, then whatever it left (containers, pods, networks, the listeners on their gateways,
+# volumes, anonymous ones too) added to `left` and removed.
+take_down() {
+    local proj=$1 file=$2 prefix=$3 ids nets vols gws s c n v
+    shift 3
+    ids=$(podman ps -aq --filter "label=$label=$proj")
+    nets=$(podman network ls -q --filter "label=$label=$proj")
+    gws=$(for n in $nets; do
+        podman network inspect --format '{{range .Subnets}}{{.Gateway}} {{end}}' "$n"; done)
+    vols=$( (podman volume ls -q --filter "label=$label=$proj"
+        for c in $ids; do
+            podman inspect --format '{{range .Mounts}}{{if .Name}}{{.Name}} {{end}}{{end}}' "$c"
+        done) | tr ' ' '\n' | sort -u)
+    for s in "$@"; do
+        c=$(ctr_of "$s" "$proj")
+        [ -z "$c" ] || podman logs "$c" >"$logs/$prefix$s.log" 2>&1
+    done
+    compose_of "$proj" "$file" 180 down -v -t 10 --remove-orphans >"$logs/${prefix}down.log" 2>&1 ||
+        left+=("(\`down -v\` of $file failed: tests/artifacts/container/${prefix}down.log)")
+    for c in $ids; do
+        podman container exists "$c" && left+=("container $c") && podman rm -f -v "$c" >/dev/null
+    done
+    for c in $(podman pod ps -q --filter "label=$label=$proj"); do
+        left+=("pod $c") && podman pod rm -f "$c" >/dev/null
+    done
+    for n in $nets; do
+        podman network exists "$n" && left+=("network $n") && podman network rm -f "$n" >/dev/null
+    done
+    for v in $vols; do
+        podman volume exists "$v" && left+=("volume $v") && podman volume rm -f "$v" >/dev/null
+    done
+    for v in $gws; do
+        [ -z "$(ss -Htuln "src $v")" ] || left+=("a listener on $v (the network's DNS)")
+    done
+}
 teardown() {
-    local status=$? s left=() ids nets vols gws c n v
+    local status=$? s left=()
     trap - EXIT
     set +e
     [ "$phase_open" -eq 0 ] || { phase+=" (cut short)"; phase_end; }
     for s in "${!stream_pids[@]}"; do stream_close "$s"; done
     stop_pid "$driver_pid"
     stop_pid "$standins_pid"
+    # The browser check, had it not ended: its Chromium catches SIGTERM and would hold on.
+    [ -z "$browser_pid" ] || { kill -KILL "$browser_pid" 2>/dev/null; wait "$browser_pid" 2>/dev/null; }
     if [ "$stack_up" -eq 1 ]; then
         phase_begin teardown
-        # What the run made, to check that `down -v` removes it: containers, networks (and the
-        # addresses of their gateways, where aardvark-dns listens), volumes, anonymous ones too.
-        ids=$(podman ps -aq --filter "label=$label=$project")
-        nets=$(podman network ls -q --filter "label=$label=$project")
-        gws=$(for n in $nets; do
-            podman network inspect --format '{{range .Subnets}}{{.Gateway}} {{end}}' "$n"; done)
-        vols=$( (podman volume ls -q --filter "label=$label=$project"
-            for c in $ids; do
-                podman inspect --format '{{range .Mounts}}{{if .Name}}{{.Name}} {{end}}{{end}}' "$c"
-            done) | tr ' ' '\n' | sort -u)
-        for s in redis mosquitto bridge publisher; do
-            c=$(ctr_of "$s")
-            [ -z "$c" ] || podman logs "$c" >"$logs/$s.log" 2>&1
-        done
-        compose 180 down -v -t 10 --remove-orphans >"$logs/down.log" 2>&1 ||
-            left+=("(\`down -v\` failed: tests/artifacts/container/down.log)")
-        for c in $ids; do
-            podman container exists "$c" && left+=("container $c") && podman rm -f -v "$c" >/dev/null
-        done
-        for c in $(podman pod ps -q --filter "label=$label=$project"); do
-            left+=("pod $c") && podman pod rm -f "$c" >/dev/null
-        done
-        for n in $nets; do
-            podman network exists "$n" && left+=("network $n") && podman network rm -f "$n" >/dev/null
-        done
-        for v in $vols; do
-            podman volume exists "$v" && left+=("volume $v") && podman volume rm -f "$v" >/dev/null
-        done
+        [ "$proxy_up" -eq 0 ] ||
+            take_down "$pproject" docker-compose.proxy.yml proxy- redis bridge-1 bridge-2 proxy
+        take_down "$project" docker-compose.yml "" redis mosquitto bridge publisher
         if [ -n "$port" ] && [ -n "$(ss -Htln "sport = :$port")" ]; then
             left+=("a listener on 127.0.0.1:$port")
         fi
-        for v in $gws; do
-            [ -z "$(ss -Htuln "src $v")" ] || left+=("a listener on $v (the network's DNS)")
-        done
+        if [ -n "$pport" ] && [ -n "$(ss -Htln "sport = :$pport")" ]; then
+            left+=("a listener on 127.0.0.1:$pport")
+        fi
         phase_end
         if [ ${#left[@]} -gt 0 ]; then
             say "FAILED: 7. the teardown left ${left[*]} (removed now)" >&2
@@ -412,6 +443,9 @@ phase_begin images
     setpriv --pdeathsig TERM timeout 900 podman build --pull=never -t localhost/eclipse-mosquitto:2 \
         -t docker.io/library/eclipse-mosquitto:2 -f tests/container/mosquitto.Containerfile \
         tests/container >"$logs/build-mosquitto.log" 2>&1
+    setpriv --pdeathsig TERM timeout 900 podman build --pull=never -t localhost/nginx:1.22 \
+        -t docker.io/library/nginx:1.22 -f tests/container/nginx.Containerfile \
+        tests/container >"$logs/build-nginx.log" 2>&1
     echo $(($(now_ms) - t)) >"$work/standins.ms"
 ) &
 standins_pid=$!
@@ -424,7 +458,8 @@ phase_end
 [ "$standins_rc" -eq 0 ] || {
     tail_log "$logs/build-redis.log"
     tail_log "$logs/build-mosquitto.log"
-    fail "the redis:7 / eclipse-mosquitto:2 stand-ins did not build"
+    tail_log "$logs/build-nginx.log"
+    fail "the redis:7 / eclipse-mosquitto:2 / nginx:1.22 stand-ins did not build"
 }
 [ "$compose_rc" -eq 0 ] || { tail_log "$logs/build-compose.log" 40; fail "1. docker-compose build failed (exit $compose_rc)"; }
 # Through the Docker API, the compose file's `image: sse-bridge` is docker.io/library/sse-bridge.
@@ -443,18 +478,20 @@ case "$(podman image inspect --format '{{json .Config.Healthcheck}}' "$bridge_im
 esac
 podman run --rm --pull=never --network none --entrypoint cat "$publisher_image" /usr/local/bin/publisher.sh |
     cmp -s - examples/publisher.sh || fail "1. the image sse-publisher does not hold examples/publisher.sh"
-say "ok 1. images built: sse-bridge (runtime), sse-publisher (publisher); stand-ins redis:7 and" \
-    "eclipse-mosquitto:2 alongside ($(secs "$(cat "$work/standins.ms")"))"
+say "ok 1. images built: sse-bridge (runtime), sse-publisher (publisher); stand-ins redis:7," \
+    "eclipse-mosquitto:2 and nginx:1.22 alongside ($(secs "$(cat "$work/standins.ms")"))"
 
 ### Up
 # Stands in for podman's systemd health-check timers: every second, each running container of
 # the project that has a health check runs it once. Ends with this script.
 health_driver() {
-    local c
+    local c p
     while kill -0 "$1" 2>/dev/null; do
-        for c in $(podman ps -q --filter "label=$label=$project" --filter health=starting \
-            --filter health=healthy --filter health=unhealthy 2>/dev/null); do
-            podman healthcheck run "$c" >/dev/null 2>&1 || true
+        for p in "$project" "$pproject"; do
+            for c in $(podman ps -q --filter "label=$label=$p" --filter health=starting \
+                --filter health=healthy --filter health=unhealthy 2>/dev/null); do
+                podman healthcheck run "$c" >/dev/null 2>&1 || true
+            done
         done
         sleep 1
     done
@@ -643,3 +680,67 @@ say "ok 8. the publisher rode out the Redis restart: not restarted (RestartCount
     "goes on (ticks $before -> $after; demo:stream n increasing past $n_before), its control" \
     "subscriber is back (POST /demo/control: close event)"
 phase_end
+
+### 9. The proxy stack: nginx (TLS, HTTP/2) before two replicas, a browser through it
+phase_begin "proxy stack up"
+examples/proxy/make-cert.sh >"$logs/make-cert.log" 2>&1 ||
+    { tail_log "$logs/make-cert.log"; fail "9. examples/proxy/make-cert.sh failed"; }
+proxy_up=1
+for attempt in 1 2 3; do
+    pport=$(free_port) || fail "no free port found"
+    export SSE_PROXY_PUBLISH=127.0.0.1:$pport # docker-compose.proxy.yml: the address published
+    rc=0
+    pcompose 300 up -d --no-build >"$logs/proxy-up.log" 2>&1 || rc=$?
+    [ "$rc" -ne 0 ] || break
+    if [ "$attempt" -eq 3 ] || ! grep -qi 'address already in use' "$logs/proxy-up.log"; then
+        tail_log "$logs/proxy-up.log" 40
+        fail "9. docker-compose -f docker-compose.proxy.yml up failed (exit $rc)"
+    fi
+    pcompose 120 down -v -t 5 >>"$logs/proxy-up.log" 2>&1 || true
+done
+for s in redis bridge-1 bridge-2 proxy; do
+    [ -n "$(ctr_of "$s" "$pproject")" ] || fail "9. the proxy stack has no $s container"
+done
+pbase=https://127.0.0.1:$pport
+proxy_health() { # the replicas' /healthz through nginx, over HTTP/2
+    curl -sk --http2 -o /dev/null -w '%{http_code} %{http_version}' --max-time 3 "$pbase/healthz" 2>/dev/null
+}
+wait_until 60 test "$(proxy_health)" = "200 2" ||
+    fail "9. GET $pbase/healthz through nginx: $(proxy_health), not 200 over HTTP/2"
+phase_end
+phase_begin "proxy browser"
+predis=$(ctr_of redis "$pproject")
+pbridge1=$(ctr_of bridge-1 "$pproject")
+ip_of() { podman inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+ip1=$(ip_of "$pbridge1")
+ip2=$(ip_of "$(ctr_of bridge-2 "$pproject")")
+# The browser script in a process group of its own (setsid), so that the teardown can end its
+# Chromium with it.
+PROXY_URL=$pbase REDIS_CLI="podman exec -i $predis redis-cli" \
+    KILL_CMD="timeout 60 podman kill -s KILL $pbridge1 >/dev/null" \
+    setsid node tests/container/proxy-browser.mjs >"$logs/proxy-browser.log" 2>&1 9>&- &
+browser_pid=$!
+rc=0
+wait "$browser_pid" || rc=$?
+kill -KILL -- -"$browser_pid" 2>/dev/null || true
+browser_pid=""
+[ "$rc" -eq 0 ] || { tail_log "$logs/proxy-browser.log" 40; fail "9. the browser check through the proxy failed (exit $rc)"; }
+# What nginx saw: the streams over HTTP/2, first served by both replicas, then, the killed one
+# gone, each of the 12 again by the other (nginx logs a request when it ends: the last address
+# of a line is the replica that answered it).
+pproxy=$(ctr_of proxy "$pproject")
+podman logs "$pproxy" >"$logs/proxy-access.log" 2>/dev/null || true
+served_by() { # ADDRESS: how many streams (/events/ over HTTP/2) that replica answered
+    awk -v a="$1:8080" '$2 == "\"GET" && $3 ~ "^/events/" && $6 == "HTTP/2.0" && $5 == 200 {
+            last = $0; sub(/ bytes=.*/, "", last); sub(/.*[ =]/, "", last); if (last == a) n++ }
+        END { print n + 0 }' "$logs/proxy-access.log"
+}
+by1=$(served_by "$ip1")
+by2=$(served_by "$ip2")
+[ "$by1" -ge 1 ] && [ "$by2" -ge 12 ] ||
+    fail "9. nginx's log: $by1 streams answered by bridge-1 ($ip1), $by2 by bridge-2 ($ip2);" \
+        "expected some by bridge-1 before the kill and all 12 by bridge-2 after it"
+phase_end
+say "ok 9. the proxy stack: nginx (TLS, HTTP/2) before two replicas; in Chromium 12 streams open at" \
+    "once, one replica SIGKILLed, all resumed on the other: $(tail -n 1 "$logs/proxy-browser.log" |
+        sed 's/^proxy-browser: //') (nginx: $by1 streams answered by bridge-1, $by2 by bridge-2)"
