@@ -509,19 +509,25 @@ free_port() {
 }
 phase_begin "up to healthy"
 stack_up=1
-for attempt in 1 2 3; do
-    port=$(free_port) || fail "no free port found"
-    export SSE_BRIDGE_PUBLISH=127.0.0.1:$port # docker-compose.yml: the address published
-    rc=0
-    compose 300 up -d --no-build >"$logs/up.log" 2>&1 || rc=$?
-    [ "$rc" -ne 0 ] || break
-    # The port was free when probed; another process may have taken it since: another one.
-    if [ "$attempt" -eq 3 ] || ! grep -qi 'address already in use' "$logs/up.log"; then
-        tail_log "$logs/up.log" 40
-        fail "docker-compose up failed (exit $rc)"
-    fi
-    compose 120 down -v -t 5 >>"$logs/up.log" 2>&1 || true
-done
+# up_on_free_port COMPOSE VAR LOG: `COMPOSE up -d` with the variable VAR (the address its file
+# publishes) set to 127.0.0.1 and a free port, which it prints. The port was free when probed;
+# another process may have taken it since: then another one, three times at most.
+up_on_free_port() {
+    local up=$1 var=$2 log=$3 p rc attempt
+    for attempt in 1 2 3; do
+        p=$(free_port) || fail "no free port found"
+        export "$var=127.0.0.1:$p"
+        rc=0
+        "$up" 300 up -d --no-build >"$log" 2>&1 || rc=$?
+        [ "$rc" -ne 0 ] || { echo "$p"; return 0; }
+        if [ "$attempt" -eq 3 ] || ! grep -qi 'address already in use' "$log"; then
+            tail_log "$log" 40 >&2
+            fail "$up up failed (exit $rc)"
+        fi
+        "$up" 120 down -v -t 5 >>"$log" 2>&1 || true
+    done
+}
+port=$(up_on_free_port compose SSE_BRIDGE_PUBLISH "$logs/up.log") || exit 1
 flock -u 9
 exec 9>&-
 base=http://127.0.0.1:$port
@@ -686,18 +692,7 @@ phase_begin "proxy stack up"
 examples/proxy/make-cert.sh >"$logs/make-cert.log" 2>&1 ||
     { tail_log "$logs/make-cert.log"; fail "9. examples/proxy/make-cert.sh failed"; }
 proxy_up=1
-for attempt in 1 2 3; do
-    pport=$(free_port) || fail "no free port found"
-    export SSE_PROXY_PUBLISH=127.0.0.1:$pport # docker-compose.proxy.yml: the address published
-    rc=0
-    pcompose 300 up -d --no-build >"$logs/proxy-up.log" 2>&1 || rc=$?
-    [ "$rc" -ne 0 ] || break
-    if [ "$attempt" -eq 3 ] || ! grep -qi 'address already in use' "$logs/proxy-up.log"; then
-        tail_log "$logs/proxy-up.log" 40
-        fail "9. docker-compose -f docker-compose.proxy.yml up failed (exit $rc)"
-    fi
-    pcompose 120 down -v -t 5 >>"$logs/proxy-up.log" 2>&1 || true
-done
+pport=$(up_on_free_port pcompose SSE_PROXY_PUBLISH "$logs/proxy-up.log") || exit 1
 for s in redis bridge-1 bridge-2 proxy; do
     [ -n "$(ctr_of "$s" "$pproject")" ] || fail "9. the proxy stack has no $s container"
 done
