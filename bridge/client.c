@@ -561,13 +561,13 @@ int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, con
 }
 
 int client_replay_entry(struct client *c, struct hub_sub *s, struct msg *body,
-                        const struct entry *e, bool closing) {
+                        const struct entry *e, bool closing, struct msg *shared_id_frame) {
     int rc = 0;
     if (!e->has_id) {
         rc = send_parts(c, body, c->b->blank_frame);
     } else if (stream_id_cmp(e->id, s->last_id) > 0) {
         s->last_id = e->id;
-        rc = send_with_id(c, body, NULL);
+        rc = send_with_id(c, body, shared_id_frame);
         /* A close event in the history ends the stream as it would have live; the client
          * comes back after it (if it wants) and resumes from there. */
         if (rc == 0 && closing) {

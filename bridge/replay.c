@@ -8,9 +8,14 @@
 #include "frame.h"
 #include "log.h"
 #include "record.h"
+#include "sse.h"
 #include "xmalloc.h"
 
 #define PAGE_FIELDS 16 /* field pairs of an entry read without an allocation */
+/* Jobs that share one page read: a reconnect storm brings many clients back from the same
+ * event, and they need the same XRANGE, parse and frames. Bounded so that one reply's
+ * callback stays short (at most this many clients times replay_batch entries). */
+#define PAGE_SHARERS 16
 
 struct replay_job {
     struct replay *rp;
@@ -22,7 +27,18 @@ struct replay_job {
     bool from_zero;          /* the client had seen nothing: a journal-started marker is no news */
     bool reading;            /* a read is in flight */
     bool deferred;           /* waiting for its client to drain */
-    struct replay_job *next; /* in the queue */
+    struct replay_job *next; /* in the queue, or among a page read's sharers */
+};
+
+/* An XRANGE page in flight and the jobs that wait for it: one topic, one position. */
+struct page_read {
+    struct replay *rp;
+    struct topic *t;
+    struct stream_id from;
+    struct replay_job *jobs; /* linked by next, in the order they joined */
+    struct replay_job *jobs_tail;
+    size_t njobs;
+    struct page_read *next; /* in replay.reads */
 };
 
 struct replay {
@@ -30,6 +46,7 @@ struct replay {
     struct journal *j;
     size_t inflight;
     struct replay_job *queue, *queue_tail; /* waiting for a read slot */
+    struct page_read *reads;               /* pages in flight (at most replay_inflight) */
 };
 
 static void job_free(struct replay_job *job) {
@@ -78,7 +95,7 @@ static int send_entry(struct replay_job *job, const struct entry *e) {
     frame_src_clear(&src);
     if (body == NULL)
         return 0; /* a binary payload this route rejects: skipped, the replay goes on */
-    int rc = client_replay_entry(c, job->sub, body, e, closing);
+    int rc = client_replay_entry(c, job->sub, body, e, closing, NULL);
     msg_unref(body);
     return rc;
 }
@@ -143,49 +160,113 @@ static void on_position(void *arg, enum journal_read status, struct stream_id la
     replay_pump(rp);
 }
 
-static void on_page(void *arg, const struct journal_page *page, const char *why) {
-    struct replay_job *job = arg;
+/* A job's page was read: what it does next. `all`: it was sent every entry of the page. */
+static void page_done(struct replay_job *job, size_t n, bool all) {
     struct replay *rp = job->rp;
-    size_t half = rp->b->cfg->client_buffer / 2;
-    rp->inflight--;
-    job->reading = false;
-    if (job->client == NULL) {
+    if (job->client == NULL) { /* cancelled, cut off or finished while replaying */
         job_free(job);
-        replay_pump(rp);
-        return;
-    }
-    if (page == NULL) {
-        fail(job, why);
-        replay_pump(rp);
-        return;
-    }
-    const char *fields[2 * PAGE_FIELDS];
-    size_t lens[2 * PAGE_FIELDS];
-    size_t n = journal_page_count(page), i = 0;
-    for (; i < n && job->client != NULL; i++) {
-        /* A page can hold more than a client buffer: stop when half full and continue from
-         * the last entry sent once it has drained (cutting the client would make it come
-         * back to the same page forever). */
-        if (client_pending(job->client) > half)
-            break;
-        struct entry e;
-        if (journal_page_entry(page, i, &e, fields, lens, PAGE_FIELDS) != 0)
-            continue;
-        job->from = e.id;
-        if (!(job->from_zero && record_is_start_marker(&e)))
-            send_entry(job, &e);
-        record_entry_clear(&e);
-    }
-    if (job->client == NULL) { /* cut off or finished while replaying */
-        job_free(job);
-    } else if (i == n && n < rp->b->cfg->replay_batch) {
+    } else if (all && n < rp->b->cfg->replay_batch) {
         finish(job, job->from);
-    } else if (client_pending(job->client) > half) {
+    } else if (client_pending(job->client) > rp->b->cfg->client_buffer / 2) {
         job->deferred = true; /* the next page when the client has read */
         client_on_drain(job->client);
     } else {
         enqueue(rp, job);
     }
+}
+
+/* One entry's frame per route, built for the first sharer of that route that needs it. */
+struct built {
+    const struct route_cfg *cfg;
+    struct msg *body; /* NULL: this route rejects the entry (a binary payload) */
+    bool closing;
+};
+
+static void on_page(void *arg, const struct journal_page *page, const char *why) {
+    struct page_read *pr = arg;
+    struct replay *rp = pr->rp;
+    struct bridge *b = rp->b;
+    size_t half = b->cfg->client_buffer / 2;
+    for (struct page_read **pp = &rp->reads; *pp; pp = &(*pp)->next) {
+        if (*pp == pr) {
+            *pp = pr->next;
+            break;
+        }
+    }
+    rp->inflight--;
+    struct replay_job *jobs[PAGE_SHARERS];
+    bool active[PAGE_SHARERS];
+    size_t nj = 0;
+    for (struct replay_job *job = pr->jobs, *next; job; job = next) {
+        next = job->next;
+        job->reading = false;
+        if (job->client == NULL)
+            job_free(job); /* cancelled while the read was in flight */
+        else if (page == NULL)
+            fail(job, why);
+        else
+            jobs[nj++] = job;
+    }
+    free(pr);
+    size_t n = page != NULL ? journal_page_count(page) : 0, i = 0;
+    for (size_t k = 0; k < nj; k++)
+        active[k] = true;
+    const char *fields[2 * PAGE_FIELDS];
+    size_t lens[2 * PAGE_FIELDS];
+    struct built built[PAGE_SHARERS];
+    size_t left = nj;
+    for (; i < n && left > 0; i++) {
+        struct entry e;
+        if (journal_page_entry(page, i, &e, fields, lens, PAGE_FIELDS) != 0)
+            continue;
+        struct frame_src src;
+        frame_src_init(&src, &e.in, e.gap);
+        src.binary_input = e.binary_fields;
+        struct msg *id_frame = NULL; /* "id: X\n\n", shared by single-topic clients */
+        size_t nbuilt = 0;
+        for (size_t k = 0; k < nj; k++) {
+            struct replay_job *job = jobs[k];
+            if (!active[k])
+                continue;
+            /* A page can hold more than a client buffer: stop when half full and continue
+             * from the last entry sent once it has drained (cutting the client would make it
+             * come back to the same page forever). */
+            if (job->client == NULL || client_pending(job->client) > half) {
+                active[k] = false;
+                left--;
+                continue;
+            }
+            job->from = e.id;
+            if (job->from_zero && record_is_start_marker(&e))
+                continue;
+            const struct route_cfg *cfg = job->client->route->cfg;
+            size_t r = 0;
+            while (r < nbuilt && built[r].cfg != cfg)
+                r++;
+            if (r == nbuilt) {
+                built[r].cfg = cfg;
+                built[r].body = frame_build(&src, cfg, &b->names, FRAME_BODY, &built[r].closing);
+                nbuilt++;
+            }
+            if (built[r].body == NULL)
+                continue; /* a binary payload this route rejects: skipped, the replay goes on */
+            if (id_frame == NULL && e.has_id) {
+                char id[STREAM_ID_MAX_LEN + 1];
+                size_t len = stream_id_format(e.id, id);
+                id_frame = sse_id_frame(id, len);
+            }
+            client_replay_entry(job->client, job->sub, built[r].body, &e, built[r].closing,
+                                id_frame);
+        }
+        for (size_t r = 0; r < nbuilt; r++)
+            msg_unref(built[r].body);
+        msg_unref(id_frame);
+        delivery_count_frames(b, &src);
+        frame_src_clear(&src);
+        record_entry_clear(&e);
+    }
+    for (size_t k = 0; k < nj; k++)
+        page_done(jobs[k], n, active[k] && i == n);
     replay_pump(rp);
 }
 
@@ -202,6 +283,41 @@ static void on_drained(struct client *c, void *arg) {
     replay_pump(rp);
 }
 
+/* A job's next page: it joins a read of the same page in flight (PAGE_SHARERS at most), or
+ * sends one. 1: it joined (no read slot taken); 0: sent; -1: the reader is away. */
+static struct page_read *shared_read(const struct replay *rp, const struct replay_job *job) {
+    if (!job->started)
+        return NULL;
+    for (struct page_read *pr = rp->reads; pr; pr = pr->next) {
+        if (pr->t == job->topic && stream_id_cmp(pr->from, job->from) == 0 &&
+            pr->njobs < PAGE_SHARERS)
+            return pr;
+    }
+    return NULL;
+}
+
+static int read_page(struct replay *rp, struct replay_job *job) {
+    struct page_read *pr = shared_read(rp, job);
+    if (pr != NULL) {
+        job->next = NULL;
+        pr->jobs_tail->next = job;
+        pr->jobs_tail = job;
+        pr->njobs++;
+        return 1;
+    }
+    pr = xcalloc(1, sizeof(*pr));
+    *pr = (struct page_read){rp, job->topic, job->from, job, job, 1, NULL};
+    job->next = NULL;
+    if (journal_read_page(rp->j, job->topic, job->from, rp->b->cfg->replay_batch, on_page, pr) !=
+        0) {
+        free(pr);
+        return -1;
+    }
+    pr->next = rp->reads;
+    rp->reads = pr;
+    return 0;
+}
+
 /* Sends the next read of a job: where its position stands, or a page of entries. */
 static int send_read(struct replay *rp, struct replay_job *job) {
     int rc;
@@ -209,17 +325,19 @@ static int send_read(struct replay *rp, struct replay_job *job) {
         rc = journal_read_position(rp->j, job->topic, job->have_from ? &job->from : NULL,
                                    on_position, job);
     else
-        rc =
-            journal_read_page(rp->j, job->topic, job->from, rp->b->cfg->replay_batch, on_page, job);
-    if (rc == 0) {
-        rp->inflight++;
+        rc = read_page(rp, job);
+    if (rc >= 0) {
+        if (rc == 0)
+            rp->inflight++;
         job->reading = true;
     }
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 void replay_pump(struct replay *rp) {
-    while (rp->queue != NULL && rp->inflight < rp->b->cfg->replay_inflight) {
+    /* Every read slot taken, a job may still join a read in flight. */
+    while (rp->queue != NULL &&
+           (rp->inflight < rp->b->cfg->replay_inflight || shared_read(rp, rp->queue) != NULL)) {
         struct replay_job *job = rp->queue;
         rp->queue = job->next;
         if (rp->queue == NULL)

@@ -73,9 +73,10 @@ int client_send_entry(struct client *c, struct hub_sub *s, struct msg *body, con
                       struct msg *shared_id_frame);
 /* A replayed entry (replay.c, while s is syncing), its frame built for the client's route:
  * sent when newer than what s has; `closing` (a close event) then ends the stream. -1: the
- * client is gone or finished. */
+ * client is gone or finished. shared_id_frame: the entry's "id:" line, shared by the clients
+ * of one topic (or NULL: made here). */
 int client_replay_entry(struct client *c, struct hub_sub *s, struct msg *body,
-                        const struct entry *e, bool closing);
+                        const struct entry *e, bool closing, struct msg *shared_id_frame);
 /* s is up to date at `pos`: held events newer than what it was sent are sent (a new client,
  * which was sent nothing, gets every held event: all came after it registered), then it is
  * live from max(pos, last sent). When no topic of the client is syncing any more, its

@@ -408,3 +408,65 @@ test('a replay larger than the client buffer is paced, not cut', async (t) => {
   assert.deepEqual(back.events.map((e) => Number(e.data.split(' ')[0])), [...Array(99).keys()].map((i) => i + 1));
   assert.equal((await bridge.metrics()).clients_slow_cut_total, 0);
 });
+
+test('a reconnect storm: clients resuming from one id share page reads, each gets its own route\'s events', async (t) => {
+  // 40 clients come back with the same Last-Event-ID, 20 on a route that passes the payload
+  // and 20 on one that translates it (event and data from JSON). Redis is paused while they
+  // connect, so every replay job waits for its position at once: the pages of one position
+  // are then read once for up to 16 jobs (replay.c, PAGE_SHARERS), the frames built once per
+  // route. Each client must still get exactly the 300 missed entries, in its route's shape.
+  const redis = await startRedis(t);
+  const bridge = await startBridge(t, { redis, config: `[bridge]
+replay_batch = 50
+[route raw]
+path = /raw/{room}
+channel = room.{room}
+journal = 5000
+[route shaped]
+path = /shaped/{room}
+channel = room.{room}
+journal = 5000
+event = json:type
+data = json:v
+` });
+  const pub = redis.client();
+  const first = sseCat(t, `${bridge.url}/raw/storm`, { count: 1 });
+  await first.waitOpen();
+  await waitSubscribed(pub, 'room.storm', 1);
+  const msg = (i) => JSON.stringify({ seq: i, type: `t${i % 3}`, v: `value ${i}` });
+  await pub.publish('room.storm', msg(0));
+  assert.equal((await first.done()).code, 0);
+  const from = first.events[0].id;
+  const N = 300;
+  for (let i = 1; i <= N; i++) await pub.publish('room.storm', msg(i));
+  await journalOf(pub, 'sse:journal:room.storm', N);
+  const stats = async () => Number(/cmdstat_xrange:calls=(\d+)/.exec(await pub.info('commandstats'))?.[1] ?? 0);
+  const before = await stats();
+
+  redis.child.kill('SIGSTOP');
+  let paused = true;
+  t.after(() => { if (paused) redis.child.kill('SIGCONT'); });
+  const headers = [`Last-Event-ID: ${from}`];
+  const raw = sseCat(t, `${bridge.url}/raw/storm`, { n: 20, count: N, headers });
+  const shaped = sseCat(t, `${bridge.url}/shaped/storm`, { n: 20, count: N, headers });
+  await raw.waitOpen();
+  await shaped.waitOpen();
+  redis.child.kill('SIGCONT');
+  paused = false;
+  assert.equal((await raw.done()).code, 0, 'every raw client got its 300');
+  assert.equal((await shaped.done()).code, 0, 'every shaped client got its 300');
+  const ids = raw.eventsOf(0).map((e) => e.id);
+  assertIncreasing(ids);
+  for (let c = 0; c < 20; c++) {
+    const r = raw.eventsOf(c);
+    assert.deepEqual(r.map((e) => JSON.parse(e.data).seq), [...Array(N).keys()].map((i) => i + 1), `raw ${c}`);
+    assert.deepEqual(r.map((e) => e.id), ids, `raw ${c}: the journal's ids`);
+    const s = shaped.eventsOf(c);
+    assert.deepEqual(s.map((e) => [e.event, e.data]),
+      [...Array(N).keys()].map((i) => [`t${(i + 1) % 3}`, `value ${i + 1}`]), `shaped ${c}`);
+    assert.deepEqual(s.map((e) => e.id), ids, `shaped ${c}: the journal's ids`);
+  }
+  // Unshared, 40 clients would read 7 pages each (6 of 50 and the short last): 280 reads.
+  const reads = (await stats()) - before;
+  assert.ok(reads <= 70, `${reads} XRANGE reads for 40 clients resuming from one id`);
+});
