@@ -431,6 +431,11 @@ static const struct config_setting settings[] = {
      .doc = "entries per `XRANGE` page (and per `XREAD` of stream routes)"},
     {COUNT("bridge", "replay_inflight", replay_inflight, "32", 1, 10000),
      .doc = "replay reads outstanding at once, all clients together"},
+    {DURATION("bridge", "lag_max", lag_max_ms, "5s", 100, 3600000),
+     .flags = CONFIG_ZERO_OFF, .range_err = "lag_max must be 0 (off) or at least 100ms",
+     .doc = "how far behind a journal or stream the bridge may read (the age of the entries it "
+            "delivers, while more are waiting): past it, it skips to the present and sends a "
+            "`lagging` gap event; warned at half of it; `0`: never skips, warns at 5 s"},
     {STRING("bridge", "gap_event", gap_event, "gap", check_event_name),
      .doc = "event name that tells a client its history has a hole"},
 

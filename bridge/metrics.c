@@ -10,7 +10,7 @@ struct row {
     unsigned long long value;
 };
 
-#define NROWS 32
+#define NROWS 35
 
 /* The rows of one process's figures, in exposition order. */
 static void fill_rows(const struct metrics *m, const struct metrics_gauges *g,
@@ -28,6 +28,17 @@ static void fill_rows(const struct metrics *m, const struct metrics_gauges *g,
          (unsigned long long)g->journal_degraded},
         {"journal_write_errors_total", "counter", "journal writes Redis refused",
          m->journal_write_errors},
+        {"read_lag_milliseconds", "gauge",
+         "how old the journal and stream entries being delivered are while more are waiting "
+         "(0: caught up)",
+         m->read_lag_ms},
+        {"lag_skips_total", "counter",
+         "times a journal or stream reader past lag_max skipped to the present (lagging gap)",
+         m->lag_skips},
+        {"unread_trimmed_total", "counter",
+         "times entries were trimmed from a journal or stream before they were read (truncated "
+         "gap)",
+         m->unread_trimmed},
         {"auth_allowed_total", "counter", "requests to auth routes let in by a token",
          m->auth_allowed},
         {"auth_missing_total", "counter", "requests refused 401: no token", m->auth_missing},

@@ -25,7 +25,19 @@ struct source_stream {
     struct event *retry_ev; /* after an XREAD error: check the keys, then read again */
     unsigned checks;        /* TYPE replies still awaited */
     bool error_logged;
+    bool lagging;                 /* reading far behind: warned, until caught up */
+    bool trim_warned;             /* entries trimmed unread: warned, until caught up */
+    unsigned long long behind_ms; /* when it was last behind (or found entries trimmed) */
 };
+
+/* Gap reasons of the reader's own (sent live, without an id: a client that reconnects with
+ * its position replays what it can from the journal). */
+static const char GAP_LAGGING[] = "lagging", GAP_TRUNCATED[] = "truncated";
+
+/* A reader warns at half of lag_max (at 5 s without one), and says it has caught up once it
+ * has not been behind for a second. */
+#define LAG_WARN_OFF_MS 5000
+#define LAG_QUIET_MS 1000
 
 static void stream_sync(struct source_stream *s, struct topic *t);
 static void stream_free(struct source_stream *s);
@@ -152,12 +164,122 @@ static bool stream_reply(const redisReply *kv) {
            kv->element[0]->type == REDIS_REPLY_STRING && kv->element[1]->type == REDIS_REPLY_ARRAY;
 }
 
+/* A gap event to t's live clients only (not in the journal). */
+static void tell_gap(struct source_stream *s, struct topic *t, const char *reason) {
+    struct entry e = record_gap_entry(t, reason);
+    delivery_entry(s->b, t, &e);
+}
+
+struct first_check {
+    struct source_stream *s;
+    struct topic *t;         /* kept alive (pending) until answered */
+    struct stream_id cursor; /* where the reply started reading (exclusive) */
+    struct stream_id got;    /* the reply's first entry */
+};
+
+/* XRANGE key - + COUNT 1, asked when a reader is behind: the stream now starting at (or after)
+ * the reply's first entry, which came after the cursor, means that what lay between was
+ * trimmed (journal length or age) before it could be read. (Unless the trim cut exactly at
+ * the cursor: then this says so needlessly.) */
+static void on_first(redisAsyncContext *ac, void *r, void *privdata) {
+    struct first_check *fc = privdata;
+    redisReply *reply = r;
+    struct topic *t = fc->t;
+    (void)ac;
+    t->pending--;
+    struct stream_id first;
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+        reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2 &&
+        reply->element[0]->element[0]->type == REDIS_REPLY_STRING &&
+        stream_id_parse(reply->element[0]->element[0]->str, reply->element[0]->element[0]->len,
+                        &first) == 0 &&
+        !stream_id_is_zero(fc->cursor) && stream_id_cmp(fc->got, fc->cursor) > 0 &&
+        stream_id_cmp(first, fc->got) >= 0) {
+        fc->s->b->metrics.unread_trimmed++;
+        if (!fc->s->trim_warned) /* once until caught up: unread_trimmed_total counts them */
+            log_warn("streams: %s was trimmed past the entries not read yet (reading too far "
+                     "behind for its journal length or age); its clients get a truncated gap "
+                     "event",
+                     read_key(t));
+        fc->s->trim_warned = true;
+        fc->s->behind_ms = clock_wall_ms();
+        tell_gap(fc->s, t, GAP_TRUNCATED);
+    }
+    hub_sync(fc->s->b->hub, t); /* it may go now */
+    free(fc);
+}
+
+static void check_first(struct source_stream *s, struct topic *t, struct stream_id cursor,
+                        struct stream_id got) {
+    redisAsyncContext *ac = redis_conn_ctx(s->conn);
+    if (ac == NULL)
+        return;
+    struct first_check *fc = xmalloc(sizeof(*fc));
+    *fc = (struct first_check){s, t, cursor, got};
+    t->pending++;
+    if (redisAsyncCommand(ac, on_first, fc, "XRANGE %s - + COUNT 1", read_key(t)) != REDIS_OK)
+        on_first(ac, NULL, fc);
+}
+
+/* After a reply: a stream whose reply was full has more waiting, and the age of its newest
+ * entry read is how far behind the reader is. Past lag_max it skips to the present (its
+ * clients told with a lagging gap); otherwise it checks nothing was trimmed unread. */
+static bool entry_id(const redisReply *e, struct stream_id *id) {
+    return e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
+           e->element[0]->type == REDIS_REPLY_STRING &&
+           stream_id_parse(e->element[0]->str, e->element[0]->len, id) == 0;
+}
+
+static unsigned long long behind(struct source_stream *s, struct topic *t,
+                                 const redisReply *entries, struct stream_id cursor,
+                                 unsigned long long now) {
+    struct stream_id id, got;
+    if (entries->elements < s->b->cfg->replay_batch || !reading(t) ||
+        !entry_id(entries->element[entries->elements - 1], &id) ||
+        !entry_id(entries->element[0], &got))
+        return 0;
+    unsigned long long lag = now > id.ms ? now - id.ms : 0;
+    unsigned max = s->b->cfg->lag_max_ms;
+    if (max > 0 && lag > max) {
+        s->b->metrics.lag_skips++;
+        log_warn("streams: %s read %llu ms behind (lag_max %u ms): skipping to the present; its "
+                 "clients get a lagging gap event",
+                 read_key(t), lag, max);
+        t->last_id = (struct stream_id){now, 0};
+        tell_gap(s, t, GAP_LAGGING);
+    } else {
+        check_first(s, t, cursor, got);
+    }
+    return lag;
+}
+
+/* The reader's lag, for /metrics and the log: warned once an episode, at half of lag_max. */
+static void note_lag(struct source_stream *s, unsigned long long lag) {
+    unsigned warn = s->b->cfg->lag_max_ms ? s->b->cfg->lag_max_ms / 2 : LAG_WARN_OFF_MS;
+    s->b->metrics.read_lag_ms = lag;
+    unsigned long long now = clock_wall_ms();
+    if (lag > 0)
+        s->behind_ms = now;
+    if (lag > warn && !s->lagging) {
+        log_warn("streams: reading %llu ms behind the journals and streams (more waiting than "
+                 "this process delivers: overloaded?); read_lag_milliseconds in /metrics",
+                 lag);
+        s->lagging = true;
+    } else if (lag == 0 && (s->lagging || s->trim_warned) && now > s->behind_ms + LAG_QUIET_MS) {
+        log_info("streams: caught up with the journals and streams (%llu trimmed unread, %llu "
+                 "skips so far)",
+                 s->b->metrics.unread_trimmed, s->b->metrics.lag_skips);
+        s->lagging = s->trim_warned = false;
+    }
+}
+
 /* [[key, [[id, [f, v, ...]], ...]], ...] */
 static void read_reply(struct source_stream *s, const redisReply *reply) {
     /* Each stream's topics, found once and kept (pending) while its entries are delivered: a
      * delivery may cut off a topic's last client, and the sweep frees it afterwards. */
     struct readers {
         struct topic *t[2];
+        struct stream_id cursor[2]; /* where each read from */
         size_t n;
     } *of = xcalloc(reply->elements ? reply->elements : 1, sizeof(*of));
     size_t n = 0;
@@ -167,8 +289,10 @@ static void read_reply(struct source_stream *s, const redisReply *reply) {
             continue;
         n += kv->element[1]->elements;
         of[i].n = find_topics(s, kv->element[0]->str, kv->element[0]->len, of[i].t);
-        for (size_t f = 0; f < of[i].n; f++)
+        for (size_t f = 0; f < of[i].n; f++) {
             of[i].t[f]->pending++;
+            of[i].cursor[f] = of[i].t[f]->last_id;
+        }
     }
     struct item *items = xmalloc((n ? n : 1) * sizeof(*items));
     size_t k = 0;
@@ -190,6 +314,15 @@ static void read_reply(struct source_stream *s, const redisReply *reply) {
         for (size_t f = 0; f < r->n; f++)
             read_entry(s, r->t[f], items[i].entry);
     }
+    unsigned long long now = clock_wall_ms(), lag = 0;
+    for (size_t i = 0; i < reply->elements; i++) {
+        for (size_t f = 0; f < of[i].n; f++) {
+            unsigned long long l =
+                behind(s, of[i].t[f], reply->element[i]->element[1], of[i].cursor[f], now);
+            lag = l > lag ? l : lag;
+        }
+    }
+    note_lag(s, lag);
     for (size_t i = 0; i < reply->elements; i++) {
         for (size_t f = 0; f < of[i].n; f++)
             of[i].t[f]->pending--;
@@ -218,6 +351,8 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata) {
     s->error_logged = false;
     if (reply->type == REDIS_REPLY_ARRAY)
         read_reply(s, reply);
+    else
+        note_lag(s, 0); /* the read blocked until its timeout: nothing was waiting */
     send_read(s);
 }
 

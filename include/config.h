@@ -89,6 +89,7 @@ struct config {
     int worker;                /* main.c's: this process's number among them (0: the only one) */
     size_t replay_batch;
     size_t replay_inflight;
+    unsigned lag_max_ms; /* a follower this far behind skips to the present (0: never) */
     char *gap_event;
     /* MQTT ([mqtt] section; used when a route has an mqtt_topic). */
     char *mqtt_url;       /* mqtt://[user[:password]@]host[:port], mqtts:// for TLS */

@@ -26,6 +26,8 @@ struct metrics {
     unsigned long long published;             /* POSTs of publish routes handed to Redis */
     unsigned long long publish_failed;        /* ... that Redis refused or lost */
     unsigned long long journal_write_errors;  /* XADDs Redis refused (OOM, read-only, ...) */
+    unsigned long long lag_skips;             /* a follower past lag_max skipped to the present */
+    unsigned long long unread_trimmed;        /* entries trimmed before they were read: gaps */
     unsigned long long auth_allowed;          /* requests to auth routes let in by a token */
     unsigned long long auth_missing;          /* 401: no token */
     unsigned long long auth_invalid;          /* 401: a bad, expired or unverifiable token */
@@ -33,6 +35,9 @@ struct metrics {
     unsigned long long auth_backend_allowed;  /* backend checks (or cached decisions) allowing */
     unsigned long long auth_backend_denied;   /* ... answering 401 or 403 */
     unsigned long long auth_backend_failed;   /* ... timing out, down, another status: 503 */
+    /* A level, not a counter (source_stream's): how old the entries it delivers are while more
+     * are waiting; 0: caught up. */
+    unsigned long long read_lag_ms;
 };
 
 struct metrics_gauges {
