@@ -74,12 +74,18 @@ start_server() {
     server_port=$(free_port)
     server_pids=()
     case "$name" in
-    sse-bridge)
+    sse-bridge | sse-bridge-journal-0)
+        # sse-bridge: the defaults (its channel route journalled, as the built-in one is);
+        # sse-bridge-journal-0: the same without the journal (what the peers keep: nothing).
         local ini=bench/sse-bridge.ini extra=(--mqtt "mqtt://127.0.0.1:$mqtt_port")
         [ "$procs" -gt 1 ] && ini=bench/sse-bridge-multi.ini extra=()
+        if [ "$name" = sse-bridge-journal-0 ]; then
+            sed '/^journal = /d' "$ini" >"$work/journal-0.ini"
+            ini=$work/journal-0.ini
+        fi
         for ((p = 0; p < procs; p++)); do
             taskset -c 0 build/sse-bridge --config "$ini" --listen "127.0.0.1:$server_port" \
-                --redis "redis://127.0.0.1:$redis_port" "${extra[@]}" --journal 0 \
+                --redis "redis://127.0.0.1:$redis_port" "${extra[@]}" \
                 --log-level warn 2>>"$work/bridge.log" &
             server_pids+=($!)
         done
@@ -151,7 +157,7 @@ point() {
     stop_server
 }
 
-servers=(sse-bridge node nchan-memory nchan-redis)
+servers=(sse-bridge sse-bridge-journal-0 node nchan-memory nchan-redis)
 if [ "$quick" -eq 1 ]; then
     rates=(100 1000) idle=(1000) channel_rates=(3000) source_rates=(300) many=()
 else
@@ -169,7 +175,7 @@ for ((r = 1; r <= runs; r++)); do
         for rate in "${channel_rates[@]}"; do
             point channels-10k 'channel:ch.{k}' 10000 "$rate" '/events/ch.{k}' -k 1000
         done
-        if [ "$server" = sse-bridge ] || [ "$server" = node ]; then # nchan reads neither
+        if [ "$server" != nchan-memory ] && [ "$server" != nchan-redis ]; then # nchan reads neither
             for rate in "${source_rates[@]}"; do point stream-1k stream:bench-stream 1000 "$rate" /stream/bench-stream; done
             for rate in "${source_rates[@]}"; do point mqtt-1k mqtt:bench/m 1000 "$rate" /mqtt/m; done
         fi

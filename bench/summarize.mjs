@@ -10,7 +10,8 @@ import { dirname, join } from 'node:path';
 const [input, output] = process.argv.slice(2);
 const runs = readFileSync(input, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const dir = dirname(input);
-const servers = ['sse-bridge', 'node', 'nchan-memory', 'nchan-redis'].filter((s) => runs.some((r) => r.server === s));
+// sse-bridge: the defaults (journal on), first; sse-bridge-journal-0: without the journal.
+const servers = ['sse-bridge', 'sse-bridge-journal-0', 'node', 'nchan-memory', 'nchan-redis'].filter((s) => runs.some((r) => r.server === s));
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
@@ -49,13 +50,17 @@ lines.push(`Machine: ${cpus().length} x ${cpus()[0].model}, ${fmt(totalmem() / 2
   'Servers pinned to core 0 (`taskset -c 0`); load generator, Redis and mosquitto to core 1. ' +
   'Events of 100 bytes; every figure is the median of the runs shown (n). ' +
   'Command: `bench/run.sh` (about 45 minutes; `RUNS=1 bench/run.sh quick` for a smoke test).', '');
-lines.push('Servers: **sse-bridge** (this repository, `bench/sse-bridge.ini`, `--journal 0`), **node** (`bench/peers/node-bridge.mjs`:',
+lines.push('Servers: **sse-bridge** (this repository at its defaults: `bench/sse-bridge.ini`, whose channel route is journalled',
+  'as the zero-config one is, 1,000 entries; first in every table), **sse-bridge-journal-0** (the same without the journal,',
+  'what the peers keep: nothing), **node** (`bench/peers/node-bridge.mjs`:',
   'http + ioredis + mqtt, what a user writes by hand), **nchan-memory** and **nchan-redis** (nginx 1.22 +',
   'libnginx-mod-nchan from Debian, one worker, `bench/peers/nchan.conf.in`; published by HTTP POST).',
   'One process holds at most 20,000 files on this machine: for 50,000 and 100,000 streams sse-bridge runs',
   '3 and 6 processes sharing the port (`reuse_port`, `bench/sse-bridge-multi.ini`) and nginx as many',
   'workers; the Node peer is one process and is not run there. Latency is publish to parse by the',
-  'generator, so it includes the generator\'s own lateness (its CPU is in the tables).', '');
+  'generator, so it includes the generator\'s own lateness (its CPU is in the tables). An event that',
+  'arrives after a later one counts as delivered (and reordered), not lost: nchan commits concurrent',
+  'POSTs in its own order. Runs made before that fix (2026-12-02) counted them lost.', '');
 
 // The issue's targets against this run's medians.
 {
