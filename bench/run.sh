@@ -157,16 +157,48 @@ point() {
     stop_server
 }
 
+# crosscheck <rate>: the fan-out of 1,000 clients at <rate> msg/s counted by a second client
+# (bench/crosscheck.mjs: Node sockets, nothing shared with loadgen), which loadgen only
+# publishes for (-n 1 -w 0: every message published counts). One JSON line in $out.
+crosscheck() {
+    local rate=$1 scenario=crosscheck-1k publish=() cc=$work/crosscheck.out
+    if [ -n "$only" ] && ! [[ "$scenario" =~ ^($only)$ ]]; then return; fi
+    start_server "$server" 1
+    case "$server" in
+    nchan-*) publish=(-m http-post -p "http://127.0.0.1:$server_port/pub/bench") ;;
+    *) publish=(-m redis-publish -R "127.0.0.1:$redis_port" -c bench) ;;
+    esac
+    taskset -c 1 node bench/crosscheck.mjs "http://127.0.0.1:$server_port/events/bench" 1000 60 \
+        >"$cc" 2>&1 &
+    local cc_pid=$!
+    for _ in $(seq 300); do grep -q '"ready"' "$cc" && break; sleep 0.1; done
+    taskset -c 1 build/loadgen -u "http://127.0.0.1:$server_port/events/bench" -n 1 -r "$rate" \
+        -z 100 -d 5 -w 0 "${publish[@]}" -l "$scenario" >"$work/crosscheck-loadgen.json"
+    sleep 2 # what is in flight arrives
+    kill -TERM "$cc_pid" 2>/dev/null || true
+    wait "$cc_pid" 2>/dev/null || true
+    node -e '
+const fs = require("fs");
+const lg = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+const cc = fs.readFileSync(process.argv[2], "utf8").trim().split("\n").map(JSON.parse).find((l) => "events" in l) ?? {};
+console.log(JSON.stringify({ server: process.argv[3], scenario: "crosscheck-1k", rate: Number(process.argv[4]),
+  clients: cc.clients ?? 0, heads: cc.heads ?? 0, published: lg.published, expected: lg.published * (cc.heads ?? 0),
+  events: cc.events ?? 0, deliveries_per_s: Math.round((cc.events ?? 0) / lg.seconds), seconds: lg.seconds }));' \
+        "$work/crosscheck-loadgen.json" "$cc" "$server" "$rate" | tee -a "$out"
+    stop_server
+}
+
 servers=(sse-bridge sse-bridge-journal-0 node nchan-memory nchan-redis)
 if [ "$quick" -eq 1 ]; then
-    rates=(100 1000) idle=(1000) channel_rates=(3000) source_rates=(300) many=()
+    rates=(100 1000) idle=(1000) channel_rates=(3000) source_rates=(300) many=() cross_rates=(1000)
 else
-    rates=(30 100 300 1000 2000) idle=(1000 10000 19000) channel_rates=(1000 3000 10000)
-    source_rates=(100 300 1000) many=(50000 100000)
+    rates=(30 100 300 1000 2000 6000) idle=(1000 10000 19000) channel_rates=(1000 3000 10000)
+    source_rates=(100 300 1000) many=(50000 100000) cross_rates=(100 1000)
 fi
 for ((r = 1; r <= runs; r++)); do
     for server in "${servers[@]}"; do # alternating: each server once per round
         for rate in "${rates[@]}"; do point fanout-1k channel:bench 1000 "$rate" /events/bench; done
+        for rate in "${cross_rates[@]}"; do crosscheck "$rate"; done
         [ "$quick" -eq 1 ] || point fanout-10k channel:bench 10000 10 /events/bench
         # Overload: five times the target rate at 1,000 clients, for 30 s; 50 clients stop
         # reading for 25 s (-S, -Z); clients that are cut off come back (-Y). Memory must stay

@@ -29,7 +29,8 @@ function stats(rs) {
     p50: median(rs.map((r) => r.p50_ms)),
     p99: median(rs.map((r) => r.p99_ms)),
     max: median(rs.map((r) => r.max_ms)),
-    lost: median(rs.map((r) => r.lost + r.duplicated + r.reordered)),
+    lost: median(rs.map((r) => r.lost + r.duplicated)),
+    reordered: median(rs.map((r) => r.reordered)),
     srvCpu: median(rs.map((r) => r.server_cpu_pct)),
     genCpu: median(rs.map((r) => r.gen_cpu_pct)),
     rss: median(rs.map((r) => r.server_rss_kb)),
@@ -73,16 +74,18 @@ lines.push('Servers: **sse-bridge** (this repository at its defaults: `bench/sse
   if (top.n) {
     // 1,000 msg/s to 1,000 clients offers exactly 1M deliveries/s: all of it, lossless, is the
     // most there is to deliver (the 2,000 msg/s row shows what lies past it).
-    row('>= 1M deliveries/s at 1k clients, 1,000 msg/s offered, lossless', `${fmt(top.dps)}/s = ${fmt(top.delivered * 100, 2)}% of the 1M/s offered, ${fmt(top.lost)} lost+dup+reordered`, top.delivered >= 0.999 && top.lost === 0);
+    row('>= 1M deliveries/s at 1k clients, 1,000 msg/s offered, lossless', `${fmt(top.dps)}/s = ${fmt(top.delivered * 100, 2)}% of the 1M/s offered, ${fmt(top.lost)} lost+dup`, top.delivered >= 0.999 && top.lost === 0);
     const node = best('node');
     const nchan = Math.max(best('nchan-memory'), best('nchan-redis'));
     if (node > 0) row(">= 3x the Node bridge's best rate", `${ratio(top.dps, node)} (${fmt(node)}/s)`, top.dps >= 3 * node);
     if (nchan > 0) row(">= 7x nchan's best rate", `${ratio(top.dps, nchan)} (${fmt(nchan)}/s)`, top.dps >= 7 * nchan);
   }
+  const six = at('fanout-1k', 'sse-bridge', 6000);
+  if (six.n) row('lossless to 6M deliveries/s at 1k clients (6,000 msg/s, the defaults; issue 15)', `${fmt(six.dps)}/s = ${fmt(six.delivered * 100, 2)}%, ${fmt(six.lost)} lost+dup`, six.delivered >= 0.999 && six.lost === 0);
   const low = at('fanout-1k', 'sse-bridge', 100);
-  if (low.n) row('p99 < 10 ms at 1k clients x 100 msg/s', `${fmt(low.p99, 1)} ms`, low.p99 < 10);
+  if (low.n) row('p99 < 10 ms at 1k clients x 100 msg/s (the defaults; issue 15)', `${fmt(low.p99, 1)} ms`, low.p99 < 10);
   const wide = at('fanout-10k', 'sse-bridge');
-  if (wide.n) row('p99 < 150 ms at 10k clients x 10 msg/s', `${fmt(wide.p99, 1)} ms`, wide.p99 < 150);
+  if (wide.n) row('p99 < 150 ms at 10k clients x 10 msg/s (the defaults; issue 15)', `${fmt(wide.p99, 1)} ms`, wide.p99 < 150);
   const ov = at('overload-1k', 'sse-bridge');
   if (ov.n) {
     const peak = Math.max(0, ...servers.filter((x) => x !== 'sse-bridge').map((x) => at('overload-1k', x).rssMax).filter(Number.isFinite));
@@ -103,19 +106,19 @@ lines.push('Servers: **sse-bridge** (this repository at its defaults: `bench/sse
         `${fmt(rp.live_p99_latency_during_storm_ms.median, 1)} ms`, rp.live_p99_latency_during_storm_ms.median < 20);
     }
   } catch { /* not measured */ }
-  if (rows.length) lines.push('## Targets (issue 6)', '', '| target | this run | |', '|---|---|---|', ...rows, '');
+  if (rows.length) lines.push('## Targets (issues 6 and 15)', '', '| target | this run | |', '|---|---|---|', ...rows, '');
 }
 
 const fanRates = [...new Set(runs.filter((r) => r.scenario === 'fanout-1k').map((r) => r.rate))].sort((a, b) => a - b);
 if (fanRates.length) {
   lines.push('## Fan-out: 1,000 clients, rising publish rate', '');
-  lines.push('| rate (msg/s) | server | n | deliveries/s | delivered | p50 ms | p99 ms | max ms | lost+dup+reordered | server CPU % | generator CPU % |');
+  lines.push('| rate (msg/s) | server | n | deliveries/s | delivered | p50 ms | p99 ms | max ms | lost+dup (late) | server CPU % | generator CPU % |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const rate of fanRates) {
     for (const s of servers) {
       const st = stats(pick('fanout-1k', s, rate));
       if (!st.n) continue;
-      lines.push(`| ${rate} | ${s} | ${st.n} | ${fmt(st.dps)} | ${fmt(st.delivered * 100, 1)}% | ${fmt(st.p50, 1)} | ${fmt(st.p99, 1)} | ${fmt(st.max, 1)} | ${fmt(st.lost)} | ${fmt(st.srvCpu)} | ${fmt(st.genCpu)} |`);
+      lines.push(`| ${rate} | ${s} | ${st.n} | ${fmt(st.dps)} | ${fmt(st.delivered * 100, 1)}% | ${fmt(st.p50, 1)} | ${fmt(st.p99, 1)} | ${fmt(st.max, 1)} | ${fmt(st.lost)} (${fmt(st.reordered)}) | ${fmt(st.srvCpu)} | ${fmt(st.genCpu)} |`);
     }
   }
   lines.push('', 'Ratios sse-bridge / peer, deliveries per second (same rate, same run set):', '');
@@ -126,6 +129,27 @@ if (fanRates.length) {
     lines.push(`| ${rate} | ${servers.filter((s) => s !== 'sse-bridge').map((s) => ratio(own, stats(pick('fanout-1k', s, rate)).dps)).join(' | ')} |`);
   }
   lines.push('');
+  // The same fan-out counted by a second client (bench/crosscheck.mjs), before a ratio is
+  // trusted: a generator that miscounts a peer makes every ratio against it wrong.
+  const cross = runs.filter((r) => r.scenario === 'crosscheck-1k');
+  if (cross.length) {
+    lines.push('Cross-check: the same 1,000 clients counted by a second client (`bench/crosscheck.mjs`: Node sockets,',
+      'no code shared with loadgen, which only publishes for it), medians:', '',
+      '| rate (msg/s) | server | n | loadgen: deliveries/s, delivered | second client: deliveries/s, delivered | agree within 2% |',
+      '|---|---|---|---|---|---|');
+    for (const rate of [...new Set(cross.map((r) => r.rate))].sort((a, b) => a - b)) {
+      for (const s of servers) {
+        const rs = cross.filter((r) => r.server === s && r.rate === rate);
+        if (!rs.length) continue;
+        const lg = stats(pick('fanout-1k', s, rate));
+        const dps = median(rs.map((r) => r.deliveries_per_s));
+        const got = median(rs.map((r) => (r.expected ? r.events / r.expected : NaN)));
+        const agree = Number.isFinite(lg.delivered) && Number.isFinite(got) ? (Math.abs(lg.delivered - got) <= 0.02 ? 'yes' : 'no') : 'n/a';
+        lines.push(`| ${rate} | ${s} | ${rs.length} | ${fmt(lg.dps)}/s, ${fmt(lg.delivered * 100, 1)}% | ${fmt(dps)}/s, ${fmt(got * 100, 1)}% | ${agree} |`);
+      }
+    }
+    lines.push('');
+  }
   const at = (rate) => servers.map((s) => stats(pick('fanout-1k', s, rate)));
   chart('fanout-deliveries.png', 'publish rate (messages/s), 1,000 clients', 'deliveries per second',
     fanRates.map((rate) => [rate, ...at(rate).map((st) => st.dps)]), { logx: true });
@@ -183,14 +207,14 @@ function rateTable(scenario, title, note) {
   const rates = [...new Set(runs.filter((r) => r.scenario === scenario).map((r) => r.rate))].sort((a, b) => a - b);
   if (!rates.length) return;
   lines.push(`## ${title}`, '', note, '');
-  lines.push('| rate (msg/s) | server | n | deliveries/s | delivered | p50 ms | p99 ms | max ms | lost+dup+reordered | server CPU % | generator CPU % | vs sse-bridge |');
+  lines.push('| rate (msg/s) | server | n | deliveries/s | delivered | p50 ms | p99 ms | max ms | lost+dup (late) | server CPU % | generator CPU % | vs sse-bridge |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const rate of rates) {
     const own = stats(pick(scenario, 'sse-bridge', rate)).dps;
     for (const s of servers) {
       const st = stats(pick(scenario, s, rate));
       if (!st.n) continue;
-      lines.push(`| ${fmt(rate)} | ${s} | ${st.n} | ${fmt(st.dps)} | ${fmt(st.delivered * 100, 1)}% | ${fmt(st.p50, 1)} | ${fmt(st.p99, 1)} | ${fmt(st.max, 1)} | ${fmt(st.lost)} | ${fmt(st.srvCpu)} | ${fmt(st.genCpu)} | ${s === 'sse-bridge' ? '' : `sse-bridge ${ratio(own, st.dps)}`} |`);
+      lines.push(`| ${fmt(rate)} | ${s} | ${st.n} | ${fmt(st.dps)} | ${fmt(st.delivered * 100, 1)}% | ${fmt(st.p50, 1)} | ${fmt(st.p99, 1)} | ${fmt(st.max, 1)} | ${fmt(st.lost)} (${fmt(st.reordered)}) | ${fmt(st.srvCpu)} | ${fmt(st.genCpu)} | ${s === 'sse-bridge' ? '' : `sse-bridge ${ratio(own, st.dps)}`} |`);
     }
   }
   lines.push('');
@@ -209,7 +233,7 @@ if (over.length) {
   lines.push('Five times the target rate of 1,000 msg/s, for 30 s. sse-bridge delivers 2,000 msg/s losslessly, where the',
     'generator runs out of CPU; past that the generator itself is a slow client. On top, 50 of the clients stop',
     'reading for 25 s with a 16 KiB receive buffer (`loadgen -S 50 -Z 25`). Clients that are cut off reconnect',
-    "(`loadgen -Y`; without a journal they miss what was published meanwhile, counted as lost). What matters is",
+    "(`loadgen -Y`; sse-bridge at its defaults replays what they missed from the journal; without one they miss what was published meanwhile, counted as lost). What matters is",
     "the server's memory: the largest RSS seen while publishing (sampled every 100 ms) and at the end.", '');
   lines.push('| server | n | deliveries/s | reconnects | lost | largest RSS MB | RSS at end MB | server CPU % | generator CPU % |');
   lines.push('|---|---|---|---|---|---|---|---|---|');
