@@ -283,8 +283,7 @@ static void on_drained(struct client *c, void *arg) {
     replay_pump(rp);
 }
 
-/* A job's next page: it joins a read of the same page in flight (PAGE_SHARERS at most), or
- * sends one. 1: it joined (no read slot taken); 0: sent; -1: the reader is away. */
+/* A read in flight of the page that job needs next, with room for one more sharer. */
 static struct page_read *shared_read(const struct replay *rp, const struct replay_job *job) {
     if (!job->started)
         return NULL;
@@ -296,6 +295,8 @@ static struct page_read *shared_read(const struct replay *rp, const struct repla
     return NULL;
 }
 
+/* A job's next page: it joins a read of the same page in flight (PAGE_SHARERS at most), or
+ * sends one. 1: it joined (no read slot taken); 0: sent; -1: the reader is away. */
 static int read_page(struct replay *rp, struct replay_job *job) {
     struct page_read *pr = shared_read(rp, job);
     if (pr != NULL) {

@@ -221,15 +221,15 @@ static void check_first(struct source_stream *s, struct topic *t, struct stream_
         on_first(ac, NULL, fc);
 }
 
-/* After a reply: a stream whose reply was full has more waiting, and the age of its newest
- * entry read is how far behind the reader is. Past lag_max it skips to the present (its
- * clients told with a lagging gap); otherwise it checks nothing was trimmed unread. */
 static bool entry_id(const redisReply *e, struct stream_id *id) {
     return e->type == REDIS_REPLY_ARRAY && e->elements == 2 &&
            e->element[0]->type == REDIS_REPLY_STRING &&
            stream_id_parse(e->element[0]->str, e->element[0]->len, id) == 0;
 }
 
+/* After a reply: a stream whose reply was full has more waiting, and the age of its newest
+ * entry read is how far behind the reader is. Past lag_max it skips to the present (its
+ * clients told with a lagging gap); otherwise it checks nothing was trimmed unread. */
 static unsigned long long behind(struct source_stream *s, struct topic *t,
                                  const redisReply *entries, struct stream_id cursor,
                                  unsigned long long now) {
@@ -279,7 +279,7 @@ static void read_reply(struct source_stream *s, const redisReply *reply) {
      * delivery may cut off a topic's last client, and the sweep frees it afterwards. */
     struct readers {
         struct topic *t[2];
-        struct stream_id cursor[2]; /* where each read from */
+        struct stream_id cursor[2]; /* where each read from: behind() checks for trimming */
         size_t n;
     } *of = xcalloc(reply->elements ? reply->elements : 1, sizeof(*of));
     size_t n = 0;
