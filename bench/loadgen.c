@@ -7,9 +7,12 @@
  *
  * One run: connect everything (bounded pace), warm up, measure for -d seconds, stop publishing,
  * drain (1 s: what was published while measuring and arrives then still counts), print one
- * JSON line. Every phase is bounded in time. The servers' RSS (sum, and the
- * largest seen while publishing) and CPU come from /proc/<pid> (-P, a comma-separated list
- * for servers of several processes), the generator's own CPU from getrusage.
+ * JSON line. deliveries_per_s counts what was published in the window and arrived by the end
+ * of the drain (lossless is all of it); arrivals_per_s what arrived in the window, whenever
+ * published (a saturated server's rate, seconds behind its publisher). Every phase is bounded in
+ * time. The servers' RSS (sum, and the largest seen while publishing) and CPU come from /proc/<pid>
+ * (-P, a comma-separated list for servers of several processes), the generator's own CPU from
+ * getrusage.
  *
  * Past one process's descriptor limit, -F forks receiving processes that share the
  * connections; the first process publishes and runs the phases, and all of them count into
@@ -67,6 +70,10 @@ enum chunk_state { CHUNK_SIZE, CHUNK_DATA, CHUNK_CRLF };
 struct tally {
     int heads, failed, ended, reconnects, slow;
     uint64_t deliveries, lost, dups, reordered, lat_n, lat_max_us;
+    /* Events of ours that arrived while measuring, whenever they were published: what a
+     * saturated server delivers per second, when it is too far behind for `deliveries` (what
+     * was published in the window and had arrived by the end of the drain) to say. */
+    uint64_t arrivals;
     double cpu_s; /* this process's CPU while measuring */
     uint64_t lat[LAT_BUCKETS];
 };
@@ -233,6 +240,36 @@ static void expand(char *out, size_t cap, const char *template, long n) {
 
 /* --- receiving ------------------------------------------------------------------------------ */
 
+/* The digits at *p (advanced past them). */
+static uint64_t digits(const char **p, const char *end) {
+    uint64_t v = 0;
+    for (; *p < end && **p >= '0' && **p <= '9'; (*p)++)
+        v = v * 10 + (uint64_t)(**p - '0');
+    return v;
+}
+
+/* seq and t of what publish() sends, {"seq":N,"t":T,...}: read at fixed places (at 6M events
+ * a second, searching each event for them cost the generator a fifth of its time), else
+ * searched for, for a server that passes the payload on in another shape. */
+static int our_payload(const char *d, size_t n, uint64_t *seq, uint64_t *sent) {
+    const char *end = d + n, *p = d + 7;
+    if (n > 7 && memcmp(d, "{\"seq\":", 7) == 0) {
+        *seq = digits(&p, end);
+        if (end - p > 5 && memcmp(p, ",\"t\":", 5) == 0) {
+            p += 5;
+            *sent = digits(&p, end);
+            return 1;
+        }
+    }
+    const char *s = memmem(d, n, "\"seq\":", 6), *tm = memmem(d, n, "\"t\":", 4);
+    if (s == NULL || tm == NULL)
+        return 0;
+    s += 6, tm += 4;
+    *seq = digits(&s, end);
+    *sent = digits(&tm, end);
+    return 1;
+}
+
 static void on_event(void *arg, const struct sse_event *ev) {
     struct conn *c = arg;
     struct gen *g = c->g;
@@ -241,11 +278,9 @@ static void on_event(void *arg, const struct sse_event *ev) {
         memcpy(c->last_id, ev->last_id, ev->last_id_len);
         c->last_id[ev->last_id_len] = '\0';
     }
-    const char *s = memmem(ev->data, ev->data_len, "\"seq\":", 6);
-    const char *tm = memmem(ev->data, ev->data_len, "\"t\":", 4);
-    if (s == NULL || tm == NULL)
+    uint64_t seq, sent;
+    if (!our_payload(ev->data, ev->data_len, &seq, &sent))
         return; /* not ours (a gap or close event) */
-    uint64_t seq = strtoull(s + 6, NULL, 10), sent = strtoull(tm + 4, NULL, 10);
     uint64_t stride = (uint64_t)g->channels, from = g->sh->measure_from_seq;
     uint64_t pos = seq / stride, slot = pos % SEEN_WINDOW, bit = 1ull << (slot % 64);
     if (c->last_seq != 0 && seq <= c->last_seq) {
@@ -274,6 +309,8 @@ static void on_event(void *arg, const struct sse_event *ev) {
      * rate is what was published in the window and delivered, not what happened to arrive
      * inside it (the window would cut off the events in flight at its end). */
     int p = phase(g);
+    if (p == MEASURING)
+        t->arrivals++;
     if (p < MEASURING || p > DRAINING || from == 0 || seq < from)
         return;
     t->deliveries++;
@@ -819,6 +856,7 @@ static void report(struct gen *g, long rss0, long pss0) {
         sum->reconnects += t->reconnects;
         sum->slow += t->slow;
         sum->deliveries += t->deliveries;
+        sum->arrivals += t->arrivals;
         sum->lost += t->lost;
         sum->dups += t->dups;
         sum->reordered += t->reordered;
@@ -836,8 +874,9 @@ static void report(struct gen *g, long rss0, long pss0) {
     printf("{\"label\":\"%s\",\"clients\":%d,\"connected\":%d,\"failed\":%d,\"procs\":%d,"
            "\"channels\":%d,\"servers\":%d,\"rate\":%.0f,"
            "\"size\":%zu,\"seconds\":%.3f,\"published\":%" PRIu64 ",\"expected\":%" PRIu64
-           ",\"deliveries\":%" PRIu64 ",\"deliveries_per_s\":%.0f,\"lost\":%" PRIu64
-           ",\"duplicated\":%" PRIu64 ",\"reordered\":%" PRIu64 ",\"publish_errors\":%" PRIu64
+           ",\"deliveries\":%" PRIu64 ",\"deliveries_per_s\":%.0f,\"arrivals_per_s\":%.0f"
+           ",\"lost\":%" PRIu64 ",\"duplicated\":%" PRIu64 ",\"reordered\":%" PRIu64
+           ",\"publish_errors\":%" PRIu64
            ",\"reconnects\":%d,\"slow\":%d,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_"
            "ms\":%.3f,"
            "\"gen_cpu_pct\":%.1f,\"server_cpu_pct\":%.1f,\"server_rss_kb_before\":%ld,"
@@ -846,12 +885,13 @@ static void report(struct gen *g, long rss0, long pss0) {
            "\"connect_s\":%.3f}\n",
            g->label, g->nconns, sum->heads, sum->failed, g->nprocs, g->channels, g->npids, g->rate,
            g->size, g->measured_s, g->sent_measured, expected, sum->deliveries,
-           (double)sum->deliveries / m, sum->lost, sum->dups, sum->reordered, g->publish_errors,
-           sum->reconnects, sum->slow, (double)percentile(sum, 0.50) / 1e3,
-           (double)percentile(sum, 0.90) / 1e3, (double)percentile(sum, 0.99) / 1e3,
-           (double)sum->lat_max_us / 1e3, 100.0 * sum->cpu_s / m,
-           100.0 * (double)g->srv_cpu0 / (double)sysconf(_SC_CLK_TCK) / m, rss0, rss,
-           g->rss_max_kb > rss ? g->rss_max_kb : rss, pss0, pss, sum->ended, g->connect_s);
+           (double)sum->deliveries / m, (double)sum->arrivals / m, sum->lost, sum->dups,
+           sum->reordered, g->publish_errors, sum->reconnects, sum->slow,
+           (double)percentile(sum, 0.50) / 1e3, (double)percentile(sum, 0.90) / 1e3,
+           (double)percentile(sum, 0.99) / 1e3, (double)sum->lat_max_us / 1e3,
+           100.0 * sum->cpu_s / m, 100.0 * (double)g->srv_cpu0 / (double)sysconf(_SC_CLK_TCK) / m,
+           rss0, rss, g->rss_max_kb > rss ? g->rss_max_kb : rss, pss0, pss, sum->ended,
+           g->connect_s);
     fflush(stdout);
     free(sum);
 }

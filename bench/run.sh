@@ -172,8 +172,10 @@ crosscheck() {
         >"$cc" 2>&1 &
     local cc_pid=$!
     for _ in $(seq 300); do grep -q '"ready"' "$cc" && break; sleep 0.1; done
+    kill -USR2 "$cc_pid" # its window opens: while loadgen runs
     taskset -c 1 build/loadgen -u "http://127.0.0.1:$server_port/events/bench" -n 1 -r "$rate" \
         -z 100 -d 5 -w 0 "${publish[@]}" -l "$scenario" >"$work/crosscheck-loadgen.json"
+    kill -USR2 "$cc_pid" # and closes
     sleep 2 # what is in flight arrives
     kill -TERM "$cc_pid" 2>/dev/null || true
     wait "$cc_pid" 2>/dev/null || true
@@ -183,7 +185,8 @@ const lg = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
 const cc = fs.readFileSync(process.argv[2], "utf8").trim().split("\n").map(JSON.parse).find((l) => "events" in l) ?? {};
 console.log(JSON.stringify({ server: process.argv[3], scenario: "crosscheck-1k", rate: Number(process.argv[4]),
   clients: cc.clients ?? 0, heads: cc.heads ?? 0, published: lg.published, expected: lg.published * (cc.heads ?? 0),
-  events: cc.events ?? 0, deliveries_per_s: Math.round((cc.events ?? 0) / lg.seconds), seconds: lg.seconds }));' \
+  events: cc.since_open ?? cc.events ?? 0, deliveries_per_s: Math.round((cc.since_open ?? cc.events ?? 0) / lg.seconds), seconds: lg.seconds,
+  arrivals_per_s: cc.window_s ? Math.round(cc.window_events / cc.window_s) : null }));' \
         "$work/crosscheck-loadgen.json" "$cc" "$server" "$rate" | tee -a "$out"
     stop_server
 }
@@ -193,7 +196,7 @@ if [ "$quick" -eq 1 ]; then
     rates=(100 1000) idle=(1000) channel_rates=(3000) source_rates=(300) many=() cross_rates=(1000)
 else
     rates=(30 100 300 1000 2000 6000) idle=(1000 10000 19000) channel_rates=(1000 3000 10000)
-    source_rates=(100 300 1000) many=(50000 100000) cross_rates=(100 1000)
+    source_rates=(100 300 1000) many=(50000 100000) cross_rates=(100 300 1000)
 fi
 for ((r = 1; r <= runs; r++)); do
     for server in "${servers[@]}"; do # alternating: each server once per round

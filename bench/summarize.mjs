@@ -25,6 +25,7 @@ function stats(rs) {
   return {
     n: rs.length,
     dps: median(rs.map((r) => r.deliveries_per_s)),
+    arr: median(rs.map((r) => r.arrivals_per_s ?? NaN)),
     delivered: median(rs.map((r) => (r.expected ? r.deliveries / r.expected : NaN))),
     p50: median(rs.map((r) => r.p50_ms)),
     p99: median(rs.map((r) => r.p99_ms)),
@@ -63,11 +64,41 @@ lines.push('Servers: **sse-bridge** (this repository at its defaults: `bench/sse
   'arrives after a later one counts as delivered (and reordered), not lost: nchan commits concurrent',
   'POSTs in its own order. Runs made before that fix (2026-12-02) counted them lost.', '');
 
+// Under 98% of what was published in the window arrived by the end of the drain: the server
+// fell behind, and what arrived per second while measuring is its saturation rate.
+const SATURATED = 0.98;
+// The fan-out of 1,000 clients counted by the second client (bench/crosscheck.mjs) at the
+// same rate: whether it agrees with loadgen, delivered share within 2 points when neither fell
+// behind, saturation rate within 20% when both did (a saturated peer's rate drifts as its
+// backlog grows: Node's heap reached 1 GB in 5 s). A ratio is quoted only where they agree,
+// against the higher of the two counts of a saturated peer.
+const cross = runs.filter((r) => r.scenario === 'crosscheck-1k');
+function crossCheck(server, rate) {
+  const rs = cross.filter((r) => r.server === server && r.rate === rate);
+  const lg = stats(pick('fanout-1k', server, rate));
+  if (!rs.length || !lg.n) return { n: 0, agree: false };
+  const got = median(rs.map((r) => (r.expected ? r.events / r.expected : NaN)));
+  const arr = median(rs.map((r) => r.arrivals_per_s ?? NaN));
+  const dps = median(rs.map((r) => r.deliveries_per_s));
+  let agree = false;
+  if (lg.delivered >= SATURATED && got >= SATURATED) agree = Math.abs(lg.delivered - got) <= 0.02;
+  else if (lg.delivered < SATURATED && got < SATURATED) agree = Math.abs(lg.arr - arr) <= 0.2 * Math.max(lg.arr, arr);
+  return { n: rs.length, lg, got, arr, dps, agree };
+}
+const checked = (server, rate) => crossCheck(server, rate).agree;
+// What a peer served at a cross-checked rate (NaN where the two clients disagree).
+function peerRate(server, rate) {
+  const c = crossCheck(server, rate);
+  if (!c.agree) return NaN;
+  return c.lg.delivered >= SATURATED ? c.lg.dps : Math.max(c.lg.arr, c.arr);
+}
+
 // The issue's targets against this run's medians.
 {
   const at = (sc, srv, rate) => stats(pick(sc, srv, rate));
-  const best = (srv) => Math.max(0, ...[...new Set(runs.filter((r) => r.scenario === 'fanout-1k').map((r) => r.rate))]
-    .map((rate) => at('fanout-1k', srv, rate).dps).filter(Number.isFinite));
+  // A peer's best rate among the points the second client confirmed.
+  const best = (srv) => Math.max(0, ...[...new Set(cross.map((r) => r.rate))]
+    .map((rate) => peerRate(srv, rate)).filter(Number.isFinite));
   const top = at('fanout-1k', 'sse-bridge', 1000);
   const rows = [];
   const row = (target, figure, ok) => rows.push(`| ${target} | ${figure} | ${ok === undefined ? 'not exercised' : ok ? 'met' : 'missed'} |`);
@@ -77,8 +108,9 @@ lines.push('Servers: **sse-bridge** (this repository at its defaults: `bench/sse
     row('>= 1M deliveries/s at 1k clients, 1,000 msg/s offered, lossless', `${fmt(top.dps)}/s = ${fmt(top.delivered * 100, 2)}% of the 1M/s offered, ${fmt(top.lost)} lost+dup`, top.delivered >= 0.999 && top.lost === 0);
     const node = best('node');
     const nchan = Math.max(best('nchan-memory'), best('nchan-redis'));
-    if (node > 0) row(">= 3x the Node bridge's best rate", `${ratio(top.dps, node)} (${fmt(node)}/s)`, top.dps >= 3 * node);
-    if (nchan > 0) row(">= 7x nchan's best rate", `${ratio(top.dps, nchan)} (${fmt(nchan)}/s)`, top.dps >= 7 * nchan);
+    // Against 1M/s: sse-bridge's own best is past what 1,000 msg/s offers (the 6,000 row).
+    if (node > 0) row(">= 3x the Node bridge's best cross-checked rate", `${ratio(top.dps, node)} (${fmt(node)}/s)`, top.dps >= 3 * node);
+    if (nchan > 0) row(">= 7x nchan's best cross-checked rate", `${ratio(top.dps, nchan)} (${fmt(nchan)}/s)`, top.dps >= 7 * nchan);
   }
   const six = at('fanout-1k', 'sse-bridge', 6000);
   if (six.n) row('lossless to 6M deliveries/s at 1k clients (6,000 msg/s, the defaults; issue 15)', `${fmt(six.dps)}/s = ${fmt(six.delivered * 100, 2)}%, ${fmt(six.lost)} lost+dup`, six.delivered >= 0.999 && six.lost === 0);
@@ -112,44 +144,49 @@ lines.push('Servers: **sse-bridge** (this repository at its defaults: `bench/sse
 const fanRates = [...new Set(runs.filter((r) => r.scenario === 'fanout-1k').map((r) => r.rate))].sort((a, b) => a - b);
 if (fanRates.length) {
   lines.push('## Fan-out: 1,000 clients, rising publish rate', '');
-  lines.push('| rate (msg/s) | server | n | deliveries/s | delivered | p50 ms | p99 ms | max ms | lost+dup (late) | server CPU % | generator CPU % |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('deliveries/s: published in the window and arrived by the end of the drain (lossless is 100% delivered);',
+    'in-window/s: arrived while measuring, whenever published (a server that fell behind: its saturation rate).', '');
+  lines.push('| rate (msg/s) | server | n | deliveries/s | delivered | in-window/s | p50 ms | p99 ms | max ms | lost+dup (late) | server CPU % | generator CPU % |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const rate of fanRates) {
     for (const s of servers) {
       const st = stats(pick('fanout-1k', s, rate));
       if (!st.n) continue;
-      lines.push(`| ${rate} | ${s} | ${st.n} | ${fmt(st.dps)} | ${fmt(st.delivered * 100, 1)}% | ${fmt(st.p50, 1)} | ${fmt(st.p99, 1)} | ${fmt(st.max, 1)} | ${fmt(st.lost)} (${fmt(st.reordered)}) | ${fmt(st.srvCpu)} | ${fmt(st.genCpu)} |`);
+      lines.push(`| ${rate} | ${s} | ${st.n} | ${fmt(st.dps)} | ${fmt(st.delivered * 100, 1)}% | ${fmt(st.arr)} | ${fmt(st.p50, 1)} | ${fmt(st.p99, 1)} | ${fmt(st.max, 1)} | ${fmt(st.lost)} (${fmt(st.reordered)}) | ${fmt(st.srvCpu)} | ${fmt(st.genCpu)} |`);
     }
   }
-  lines.push('', 'Ratios sse-bridge / peer, deliveries per second (same rate, same run set):', '');
-  lines.push(`| rate | ${servers.filter((s) => s !== 'sse-bridge').map((s) => `vs ${s}`).join(' | ')} |`);
-  lines.push(`|---|${servers.filter((s) => s !== 'sse-bridge').map(() => '---').join('|')}|`);
-  for (const rate of fanRates) {
-    const own = stats(pick('fanout-1k', 'sse-bridge', rate)).dps;
-    lines.push(`| ${rate} | ${servers.filter((s) => s !== 'sse-bridge').map((s) => ratio(own, stats(pick('fanout-1k', s, rate)).dps)).join(' | ')} |`);
-  }
   lines.push('');
-  // The same fan-out counted by a second client (bench/crosscheck.mjs), before a ratio is
-  // trusted: a generator that miscounts a peer makes every ratio against it wrong.
-  const cross = runs.filter((r) => r.scenario === 'crosscheck-1k');
+  // The same fan-out counted by a second client, before a ratio is trusted: a generator that
+  // miscounts a peer makes every ratio against it wrong.
   if (cross.length) {
     lines.push('Cross-check: the same 1,000 clients counted by a second client (`bench/crosscheck.mjs`: Node sockets,',
-      'no code shared with loadgen, which only publishes for it), medians:', '',
-      '| rate (msg/s) | server | n | loadgen: deliveries/s, delivered | second client: deliveries/s, delivered | agree within 2% |',
+      'no code shared with loadgen, which only publishes for it), medians. They agree when both say the server',
+      `kept up (>= ${SATURATED * 100}% delivered) within 2 points, or both say it fell behind and their in-window rates are within 20%:`, '',
+      '| rate (msg/s) | server | n | loadgen: delivered (in-window/s if behind) | second client: delivered (in-window/s if behind) | agree |',
       '|---|---|---|---|---|---|');
     for (const rate of [...new Set(cross.map((r) => r.rate))].sort((a, b) => a - b)) {
       for (const s of servers) {
-        const rs = cross.filter((r) => r.server === s && r.rate === rate);
-        if (!rs.length) continue;
-        const lg = stats(pick('fanout-1k', s, rate));
-        const dps = median(rs.map((r) => r.deliveries_per_s));
-        const got = median(rs.map((r) => (r.expected ? r.events / r.expected : NaN)));
-        const agree = Number.isFinite(lg.delivered) && Number.isFinite(got) ? (Math.abs(lg.delivered - got) <= 0.02 ? 'yes' : 'no') : 'n/a';
-        lines.push(`| ${rate} | ${s} | ${rs.length} | ${fmt(lg.dps)}/s, ${fmt(lg.delivered * 100, 1)}% | ${fmt(dps)}/s, ${fmt(got * 100, 1)}% | ${agree} |`);
+        const c = crossCheck(s, rate);
+        if (!c.n) continue;
+        // In-window rates only where the server fell behind: the second client's window also
+        // spans the connect and the drain, so it says nothing of a server that kept up.
+        const behind = (d, a) => `${fmt(d * 100, 1)}%${d < SATURATED ? `, ${fmt(a)}/s` : ''}`;
+        lines.push(`| ${rate} | ${s} | ${c.n} | ${behind(c.lg.delivered, c.lg.arr)} | ${behind(c.got, c.arr)} | ${c.agree ? 'yes' : 'no'} |`);
       }
     }
     lines.push('');
   }
+  lines.push('Ratios sse-bridge / peer: deliveries per second, against what the peer served (its lossless rate, or, once it',
+    'fell behind, the higher of the two clients\' in-window rates), quoted only at the rates where the second client',
+    'agreed (n/c: not cross-checked there):', '');
+  lines.push(`| rate | ${servers.filter((s) => s !== 'sse-bridge').map((s) => `vs ${s}`).join(' | ')} |`);
+  lines.push(`|---|${servers.filter((s) => s !== 'sse-bridge').map(() => '---').join('|')}|`);
+  for (const rate of fanRates) {
+    const own = stats(pick('fanout-1k', 'sse-bridge', rate)).dps;
+    const cell = (s) => (checked('sse-bridge', rate) ? ratio(own, peerRate(s, rate)).replace('n/a', 'n/c') : 'n/c');
+    lines.push(`| ${rate} | ${servers.filter((s) => s !== 'sse-bridge').map(cell).join(' | ')} |`);
+  }
+  lines.push('');
   const at = (rate) => servers.map((s) => stats(pick('fanout-1k', s, rate)));
   chart('fanout-deliveries.png', 'publish rate (messages/s), 1,000 clients', 'deliveries per second',
     fanRates.map((rate) => [rate, ...at(rate).map((st) => st.dps)]), { logx: true });
@@ -207,7 +244,7 @@ function rateTable(scenario, title, note) {
   const rates = [...new Set(runs.filter((r) => r.scenario === scenario).map((r) => r.rate))].sort((a, b) => a - b);
   if (!rates.length) return;
   lines.push(`## ${title}`, '', note, '');
-  lines.push('| rate (msg/s) | server | n | deliveries/s | delivered | p50 ms | p99 ms | max ms | lost+dup (late) | server CPU % | generator CPU % | vs sse-bridge |');
+  lines.push('| rate (msg/s) | server | n | deliveries/s | delivered | p50 ms | p99 ms | max ms | lost+dup (late) | server CPU % | generator CPU % | vs sse-bridge (loadgen only, not cross-checked) |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const rate of rates) {
     const own = stats(pick(scenario, 'sse-bridge', rate)).dps;

@@ -67,6 +67,8 @@ static void journal_entry(void *arg, struct topic *t, const struct entry *e) {
 static void lease_acquired(void *arg, struct topic *t, enum lease_taken how) {
     struct bridge *b = arg;
     journal_lease_taken(b->journal, t, how);
+    if (t->journal_session) /* an MQTT filter's journal session opens with its lease */
+        hub_sync(b->hub, t);
 }
 
 static void resync(void *arg, struct topic *t) {

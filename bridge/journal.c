@@ -264,12 +264,28 @@ void journal_owe_gap(struct journal *j, struct topic *t, bool resumed) {
 }
 
 void journal_lease_taken(struct journal *j, struct topic *t, enum lease_taken how) {
+    if (t->journal_session) {
+        /* Its messages wait for the writer in the broker's session: whether some were lost
+         * is known when the session opens (journal_session_open). */
+        t->gap_owed = NULL;
+        return;
+    }
     if (how == LEASE_TAKEN_CONTINUED)
         t->gap_owed = NULL; /* the journal goes on as the other writer left it */
     else if (how == LEASE_TAKEN_UNHEARD)
         t->gap_owed = GAP_RESUMED; /* before the next plain PUBLISH, if one comes */
     else
         journal_owe_gap(j, t, how == LEASE_TAKEN_RESUMED);
+}
+
+void journal_session_open(struct journal *j, struct topic *t, bool kept) {
+    if (kept) {
+        t->gap_owed = NULL; /* the broker kept what was published meanwhile: it comes now */
+    } else {
+        /* A new session: the first (a start marker), or one the broker did not keep. */
+        journal_owe_gap(j, t, t->journal_seen || t->taken_after_other);
+    }
+    t->journal_seen = true;
 }
 
 void journal_topic_setup(struct journal *j, const struct config *cfg, struct topic *t,

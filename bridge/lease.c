@@ -157,6 +157,8 @@ static void on_lease(redisAsyncContext *ac, void *r, void *privdata) {
         t->pending--;
         long long code =
             ok && reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer : -1;
+        if (code >= 1)
+            t->renewed_ms = clock_now_ms(l->b->base);
         if (code == 0) {
             lease_lost(l, t);
         } else if (code >= 1 && t->lease != LEASE_HELD) {
@@ -165,8 +167,11 @@ static void on_lease(redisAsyncContext *ac, void *r, void *privdata) {
             enum lease_taken how =
                 code == 3 && t->lease == LEASE_OTHER ? taken_over(l, t) : LEASE_TAKEN_NEW;
             hold(t);
+            t->taken_after_other = how != LEASE_TAKEN_NEW;
             if (how == LEASE_TAKEN_NEW)
                 log_debug("journal: writing %s (lease new)", t->journal_key);
+            else if (t->journal_session) /* its session tells what was missed */
+                log_info("journal: writing %s (lease taken over)", t->journal_key);
             else /* a failover: said at info */
                 log_info("journal: writing %s (lease taken over, %s)", t->journal_key,
                          how == LEASE_TAKEN_CONTINUED ? "nothing missed"
@@ -273,6 +278,11 @@ static void arm(struct lease *l) {
 
 void lease_kick(struct lease *l) {
     arm(l);
+}
+
+void lease_tick_now(struct lease *l) {
+    if (tick(l))
+        arm(l);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {

@@ -311,6 +311,38 @@ static int is_plain(unsigned char c) {
     return c < 0x80 && c != '\r' && c != '\n';
 }
 
+/* The end of the run of plain bytes starting at in[i]: eight at a time while a word holds no
+ * byte with its high bit set, no LF and no CR (the zero-byte test of "Bit Twiddling Hacks"
+ * may flag a word that holds one of them only; the byte loop then finds which). */
+static size_t plain_run(const unsigned char *in, size_t i, size_t len) {
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (len - i >= 8) {
+        uint64_t w;
+        memcpy(&w, in + i, 8);
+        uint64_t lf = w ^ (ones * '\n'), cr = w ^ (ones * '\r');
+        if ((w | ((lf - ones) & ~lf) | ((cr - ones) & ~cr)) & highs)
+            break;
+        i += 8;
+    }
+    while (i < len && is_plain(in[i]))
+        i++;
+    return i;
+}
+
+/* A whole line in the caller's buffer: plain text s[0..n), n > 0, then the line end c, with
+ * nothing of the line read before. The same as line_text then line_end, without copying the
+ * line into p->line: the common case of a stream read in large chunks. */
+static int line_in_place(struct sse_parser *p, const char *s, size_t n, char c) {
+    p->after_cr = c == '\r';
+    if (s[0] == ':') {
+        p->comments++;
+        return 0;
+    }
+    if (n > p->max)
+        return -1;
+    return process_line(p, s, n);
+}
+
 int sse_parser_feed(struct sse_parser *p, const char *buf, size_t len) {
     const unsigned char *in = (const unsigned char *)buf;
     size_t i = 0;
@@ -322,10 +354,13 @@ int sse_parser_feed(struct sse_parser *p, const char *buf, size_t len) {
     while (i < len && rc == 0 && !p->freed) {
         /* Fast path: a run of ASCII that ends no line needs no decoding, one copy. */
         if (p->seq_need == 0 && is_plain(in[i])) {
-            size_t j = i + 1;
-            while (j < len && is_plain(in[j]))
-                j++;
+            size_t j = plain_run(in, i + 1, len);
             p->started = 1;
+            if (j < len && in[j] < 0x80 && p->line.len == 0 && !p->in_comment) {
+                rc = line_in_place(p, buf + i, j - i, (char)in[j]);
+                i = j + 1; /* the line end is consumed with the line */
+                continue;
+            }
             rc = line_text(p, buf + i, j - i);
             i = j;
             continue;

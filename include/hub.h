@@ -101,6 +101,8 @@ struct topic {
     unsigned long long other_seen_ms;  /* when another bridge was last seen holding it */
     unsigned long long missed_ms;      /* when this bridge last dropped a message of it (or its
                                           subscription was down) while another wrote it */
+    unsigned long long renewed_ms;     /* when Redis last confirmed this bridge holds it */
+    bool taken_after_other;            /* held since a takeover from another bridge */
     /* source_stream.c's: reading the journal of a journalled channel, pattern or MQTT filter
      * (XREAD), as every bridge does, writer included (a stream topic uses `state`). */
     enum upstream_state follow;
@@ -112,6 +114,8 @@ struct topic {
     int mid;                   /* message id of the (UN)SUBSCRIBE in flight */
     bool broker_holds;         /* subscribed in a persistent session: the broker keeps it across
                                   disconnects until we UNSUBSCRIBE */
+    bool journal_session;      /* journalled through the session that moves with its lease
+                                  (source_mqtt.c), not through the process's own client */
     struct retained *retained; /* newest first */
     size_t nretained;
 };

@@ -64,6 +64,12 @@ void journal_owe_gap(struct journal *j, struct topic *t, bool resumed);
  * PUBLISH, if any); a new journal owes its journal-started marker. While another bridge writes
  * t, this one's gaps are only noted (lease_missed), not owed. */
 void journal_lease_taken(struct journal *j, struct topic *t, enum lease_taken how);
+/* For an MQTT filter journalled through the persistent session that moves with its lease
+ * (t->journal_session), journal_lease_taken leaves the gap to this: the writer's session is
+ * open, and the broker `kept` it (what was published while no writer was connected comes
+ * now: nothing is lost), or did not (the first session: journal-started; after another writer
+ * or an earlier session of this process: journal-resumed, at once). */
+void journal_session_open(struct journal *j, struct topic *t, bool kept);
 
 /* ---- reads ---- */
 

@@ -43,6 +43,9 @@ struct lease *lease_new(struct bridge *b, const struct lease_events *ev);
 void lease_start(struct lease *l);
 /* A topic came or went: the tick runs while some journal needs a lease, and sleeps otherwise. */
 void lease_kick(struct lease *l);
+/* A tick now rather than at the next one: a journal that nobody writes yet and that has no
+ * first write to take its lease with (an MQTT filter's journal session opens with it). */
+void lease_tick_now(struct lease *l);
 /* Releases the leases held (on a connection of its own, bounded by a second), then frees. */
 void lease_free(struct lease *l);
 

@@ -1,6 +1,7 @@
-/* libFuzzer driver for sse_parse. The input is fed in two pieces split at data[0] % size, and
- * again as one buffer: both must produce the same events, counters and result (chunk
- * boundaries never change what a client sees). Every string handed out must be valid UTF-8
+/* libFuzzer driver for sse_parse. The input is fed in two pieces split at data[0] % size, as
+ * one buffer, and one byte per feed (which never takes the parser's whole-line fast path):
+ * all three must produce the same events, counters and result (chunk boundaries never change
+ * what a client sees). Every string handed out must be valid UTF-8
  * with its NUL terminator in place, and the type never empty. A small bound (1 KiB) keeps the
  * over-limit path in reach of short inputs. */
 #include "sse_parse.h"
@@ -53,20 +54,37 @@ struct outcome {
     struct parse_result r;
 };
 
+static struct parse_result parse_bytes(const char *buf, size_t len, struct trace *t) {
+    struct parse_result r = {0};
+    struct sse_parser *p = sse_parser_new(FUZZ_MAX_EVENT, on_event, t);
+    for (size_t i = 0; i < len && r.rc == 0; i++)
+        r.rc = sse_parser_feed(p, buf + i, 1);
+    r.comments = sse_parser_comments(p);
+    r.retry = sse_parser_retry(p);
+    sse_parser_free(p);
+    return r;
+}
+
+static int same(const struct outcome *a, const struct outcome *b) {
+    return a->r.rc == b->r.rc && a->r.comments == b->r.comments && a->r.retry == b->r.retry &&
+           a->trace.len == b->trace.len &&
+           (a->trace.len == 0 || memcmp(a->trace.p, b->trace.p, a->trace.len) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0)
         return 0;
     const char *buf = (const char *)data;
     size_t split = data[0] % size;
-    struct outcome two = {0}, one = {0};
+    struct outcome two = {0}, one = {0}, bytes = {0};
 
     two.r = parse_split(buf, size, split, FUZZ_MAX_EVENT, on_event, &two.trace);
     one.r = parse_split(buf, size, size, FUZZ_MAX_EVENT, on_event, &one.trace);
-    if (two.r.rc != one.r.rc || two.r.comments != one.r.comments || two.r.retry != one.r.retry ||
-        two.trace.len != one.trace.len ||
-        (one.trace.len > 0 && memcmp(two.trace.p, one.trace.p, one.trace.len) != 0))
+    bytes.r = parse_bytes(buf, size, &bytes.trace);
+    if (!same(&two, &one) || !same(&bytes, &one))
         abort();
     free(two.trace.p);
     free(one.trace.p);
+    free(bytes.trace.p);
     return 0;
 }

@@ -4,7 +4,8 @@
 // duplicate; the writer SIGKILLed: another takes its lease within journal_lease and the clients
 // get one gap event for the window (none when only sse_publish published: nothing was lost); a
 // writer paused past its lease writes nothing when resumed (fencing); a journalled MQTT route
-// read by two bridges is journalled once.
+// read by two bridges is journalled once, through one persistent session that moves with the
+// lease (a writer SIGKILLed loses nothing the broker received meanwhile).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, startBridge, startMosquitto, sseCat, waitFor, waitSubscribed } from
@@ -283,10 +284,9 @@ test('a journalled MQTT route on two bridges: the broker\'s messages journalled 
   const N = 30;
   const cats = bridges.map((b) => sseCat(t, `${b.url}/rooms/kitchen`, { n: 2, count: N, timeout: 60 }));
   for (const c of cats) await c.waitOpen();
-  for (const b of bridges) {
-    await waitFor(() => b.log.some((l) => l.includes('mqtt: subscribed to rooms/kitchen')),
-      { what: 'the MQTT subscription' });
-  }
+  // Journalled from when the lease holder's journal session has subscribed.
+  await waitFor(() => bridges.some((b) => b.log.some((l) => l.includes('mqtt: journal session subscribed to rooms/kitchen'))),
+    { what: 'the journal session\'s subscription' });
   for (let seq = 0; seq < N; seq++) await broker.pub('rooms/kitchen', JSON.stringify({ seq }));
   for (const c of cats) assert.equal((await c.done()).code, 0);
   const entries = (await journal(pub, 'sse:journal:m:rooms/kitchen')).filter((e) => e.gap === null);
@@ -294,6 +294,42 @@ test('a journalled MQTT route on two bridges: the broker\'s messages journalled 
   const want = entries.map((e) => e.id);
   for (const c of cats) for (let conn = 0; conn < 2; conn++)
     assert.deepEqual(dataEvents(c.eventsOf(conn)).map((e) => e.id), want, 'the same ids on both bridges');
+});
+
+test('a journalled MQTT route: the writer SIGKILLed, its journal session goes to the next writer, nothing lost', async (t) => {
+  // One persistent session per journalled filter, held by the lease holder: what the broker
+  // receives while no writer is connected is queued for that session and journalled by the
+  // next holder, which connects with the same client id. Without it the survivor would drop
+  // those messages (it heard them on its own client while not the writer) and write a gap.
+  const redis = await startRedis(t);
+  const broker = await startMosquitto(t);
+  const pub = redis.client();
+  const mqtt = `${config}log_level = debug\n\n[mqtt]\nurl = ${broker.url}\n\n[route rooms]\n` +
+    'path = /rooms/{room}\nmqtt_topic = rooms/{room}\njournal = 100\n';
+  const bridges = [await startBridge(t, { redis, config: mqtt }), await startBridge(t, { redis, config: mqtt })];
+  const cats = bridges.map((b) => sseCat(t, `${b.url}/rooms/hall`, { timeout: 60 }));
+  for (const c of cats) await c.waitOpen();
+  const opened = (b) => b.log.some((l) => l.includes('mqtt: journal session subscribed to rooms/hall'));
+  await waitFor(() => bridges.some(opened), { what: 'the writer\'s journal session' });
+  const writer = bridges.find(opened);
+  const survivor = bridges.find((b) => b !== writer);
+  assert.ok(!opened(survivor), 'one journal session: the lease holder\'s');
+  const send = async (from, to) => { for (let seq = from; seq < to; seq++) await broker.pub('rooms/hall', JSON.stringify({ seq })); };
+  await send(0, 10);
+  await waitFor(() => cats.every((c) => seqs(c.events).length === 10), { what: 'the first 10 everywhere' });
+  await writer.stop('SIGKILL');
+  await send(10, 20); // no writer: the broker queues them for the session
+  await waitFor(() => survivor.log.some((l) => l.includes('mqtt: journal session of rooms/hall open (kept by the broker')),
+    { what: 'the survivor to take the session over' });
+  await send(20, 30);
+  const mine = cats[bridges.indexOf(survivor)];
+  await waitFor(() => seqs(mine.events).length >= 30, { what: 'all 30 on the survivor' });
+  assert.deepEqual(seqs(mine.events), [...Array(30).keys()], 'every message once, in order');
+  assert.deepEqual(mine.events.filter((e) => e.event === 'gap'), [], 'no gap event: nothing was lost');
+  const entries = await journal(pub, 'sse:journal:m:rooms/hall');
+  assert.deepEqual(entries.filter((e) => e.gap === null).map((e) => e.seq), [...Array(30).keys()], 'journalled once each');
+  assert.deepEqual(entries.filter((e) => e.gap).map((e) => e.gap), ['journal-started'], 'no journal-resumed marker');
+  for (const c of cats) await c.stop();
 });
 
 test('journal_lease = 0: one bridge journals with plain XADD, no lease, and replays exactly', async (t) => {
