@@ -663,9 +663,9 @@ static int client_setup(struct source_mqtt *s, struct mosquitto *mosq) {
     if (user[0] != '\0')
         mosquitto_username_pw_set(mosq, user, pass[0] ? pass : NULL);
     if (s->addr.tls || cfg->mqtt_ca_file != NULL) {
-        int rc = mosquitto_tls_set(mosq, cfg->mqtt_ca_file,
-                                   cfg->mqtt_ca_file ? NULL : "/etc/ssl/certs", cfg->mqtt_cert_file,
-                                   cfg->mqtt_key_file, NULL);
+        int rc =
+            mosquitto_tls_set(mosq, cfg->mqtt_ca_file, cfg->mqtt_ca_file ? NULL : "/etc/ssl/certs",
+                              cfg->mqtt_cert_file, cfg->mqtt_key_file, NULL);
         if (rc != MOSQ_ERR_SUCCESS) {
             log_error("mqtt: TLS settings refused (ca_file, cert_file, key_file): %s",
                       rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -706,8 +706,8 @@ static void on_session_connect(struct mosquitto *mosq, void *arg, int rc, int fl
     backoff_reset(&j->backoff);
     /* Whether the broker queued what was published while no writer was connected: a session
      * it kept, QoS 1, and (see the protocol row of config.c) MQTT 3.1.1. */
-    bool kept = (flags & 1) && !cfg->mqtt_clean_session && cfg->mqtt_qos > 0 &&
-                cfg->mqtt_protocol != 5;
+    bool kept =
+        (flags & 1) && !cfg->mqtt_clean_session && cfg->mqtt_qos > 0 && cfg->mqtt_protocol != 5;
     log_info("mqtt: journal session of %s open (%s)", j->t->name,
              kept ? "kept by the broker: what was published meanwhile comes now" : "new");
     journal_session_open(s->b->journal, j->t, kept);
@@ -739,8 +739,8 @@ static void on_session_subscribe(struct mosquitto *mosq, void *arg, int mid, int
         log_debug("mqtt: journal session subscribed to %s (QoS %d)", j->t->name, granted[0]);
 }
 
-static void on_session_message(struct mosquitto *mosq, void *arg,
-                               const struct mosquitto_message *m, const mosquitto_property *props) {
+static void on_session_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
+                               const mosquitto_property *props) {
     struct session *j = arg;
     struct bridge *b = j->link.s->b;
     (void)mosq;
@@ -764,8 +764,7 @@ static void on_session_message(struct mosquitto *mosq, void *arg,
  * (what sets two deployments on one broker apart); not from client_id, which each bridge
  * sets to an id of its own. */
 static void session_client_id(const struct topic *t, char *out, size_t cap) {
-    snprintf(out, cap, "sse-bridge-journal-%016llx",
-             fnv1a(t->journal_key, strlen(t->journal_key)));
+    snprintf(out, cap, "sse-bridge-journal-%016llx", fnv1a(t->journal_key, strlen(t->journal_key)));
 }
 
 static struct session *session_new(struct source_mqtt *s, struct topic *t) {
@@ -846,8 +845,8 @@ static void sessions_check(struct source_mqtt *s) {
                 j->connected_once = true;
             } else {
                 j->link.state = MQTT_CONNECTING;
-                session_lost(&j->link, rc == MOSQ_ERR_ERRNO ? strerror(errno)
-                                                            : mosquitto_strerror(rc));
+                session_lost(&j->link,
+                             rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
             }
         }
         p = &j->next;
