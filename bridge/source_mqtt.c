@@ -491,13 +491,17 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     hub_foreach(s->b->hub, sync_topic, s);
 }
 
+/* A DISCONNECT callback of either client: lost unless it is the one we asked for. */
+static void link_disconnected(struct link *l, int rc) {
+    /* rc 0 is also what an MQTT 5 broker's own DISCONNECT (reason 0) looks like. */
+    if (rc != 0 || !l->disconnecting)
+        l->lost(l, "disconnected by the broker or the network");
+}
+
 static void on_disconnect(struct mosquitto *mosq, void *arg, int rc,
                           const mosquitto_property *props) {
-    struct source_mqtt *s = arg;
     (void)mosq, (void)props;
-    /* rc 0 is also what an MQTT 5 broker's own DISCONNECT (reason 0) looks like. */
-    if (rc != 0 || !s->link.disconnecting)
-        connection_lost(&s->link, "disconnected by the broker or the network");
+    link_disconnected(&((struct source_mqtt *)arg)->link, rc);
 }
 
 /* --- messages ------------------------------------------------------------------------------ */
@@ -722,10 +726,8 @@ static void on_session_connect(struct mosquitto *mosq, void *arg, int rc, int fl
 
 static void on_session_disconnect(struct mosquitto *mosq, void *arg, int rc,
                                   const mosquitto_property *props) {
-    struct session *j = arg;
     (void)mosq, (void)props;
-    if (rc != 0 || !j->link.disconnecting)
-        session_lost(&j->link, "disconnected by the broker or the network");
+    link_disconnected(&((struct session *)arg)->link, rc);
 }
 
 static void on_session_subscribe(struct mosquitto *mosq, void *arg, int mid, int count,
